@@ -1,0 +1,36 @@
+/**
+ * Every store key verigate uses, in one place. Keys are relative: the store
+ * prefixes them with `<prefix>:<environment>:`. Everything one exchange needs
+ * for a session (the session and its user) sits under the site's hash tag,
+ * so it is one single-slot read on Redis Cluster.
+ */
+const tag = (siteId: string): string => `{${siteId}}`;
+
+export const keys = {
+  /** Site record (JSON). */
+  site: (siteId: string) => `${tag(siteId)}:site`,
+  /** Set of every siteId. */
+  siteIndex: () => 'sites',
+  /** Publishable key -> siteId. Publishable keys are public, so stored as they are. */
+  publishableKey: (publishableKey: string) => `pk:${publishableKey}`,
+  /** API key record (JSON), found by the keyed hash of the secret. */
+  apiKeyByHash: (keyHash: string) => `apikey:${keyHash}`,
+  /** keyId -> keyed hash, per site; also the list of the site's keys. */
+  siteApiKey: (siteId: string, keyId: string) => `${tag(siteId)}:apikey:${keyId}`,
+  siteApiKeyIndex: (siteId: string) => `${tag(siteId)}:apikeys`,
+  /** When the key was last used (epoch ms), written at most once a minute. */
+  apiKeyLastUsed: (keyId: string) => `apikey-used:${keyId}`,
+  user: (siteId: string, userId: string) => `${tag(siteId)}:user:${userId}`,
+  session: (siteId: string, sessionId: string) => `${tag(siteId)}:session:${sessionId}`,
+  /** Session token keyed hash -> `siteId sessionId`. */
+  sessionByTokenHash: (tokenHash: string) => `st:${tokenHash}`,
+  userSessions: (siteId: string, userId: string) => `${tag(siteId)}:user-sessions:${userId}`,
+  /** The environment's signing keyring (JSON; private keys encrypted). */
+  signingKeys: () => 'signing-keys',
+} as const;
+
+/** Pub/sub channels (relative, prefixed by the store like keys). */
+export const channels = {
+  /** Invalidation of in-process caches: API keys, sites, signing keys. */
+  invalidate: 'invalidate',
+} as const;

@@ -1,0 +1,462 @@
+import Redis, { type Cluster, type RedisOptions } from 'ioredis';
+import { RateLimiterAbstract, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { StoreUnavailableError } from '../domain/errors';
+import type { ChannelListener, RateLimiterOptions, Store, Subscription, WriteOp } from './store';
+
+/**
+ * Every Redis command verigate sends, for the restricted ACL user (README;
+ * test/contract/redis-store.test.ts runs the whole contract as such a user).
+ * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING
+ * - subscriber connection: SUBSCRIBE UNSUBSCRIBE
+ * - rate-limiter-flexible (RateLimiterRedis): EVALSHA, falling back to EVAL,
+ *   of a script calling SET, INCRBY, PTTL and EXPIRE (Redis 7 checks the
+ *   commands a script calls against the user too); `get`/`block` use
+ *   MULTI GET PTTL EXEC and MULTI SET PTTL EXEC; `delete` uses DEL.
+ * - QUIT on close (falls back to dropping the connection).
+ * Never sent: INFO (ready check off), CLIENT SETNAME/SETINFO (no connection
+ * name, client info off), SELECT (use db 0), KEYS/SCAN, FLUSH*, CONFIG.
+ */
+export const REDIS_COMMANDS_USED = [
+  'GET',
+  'MGET',
+  'SET',
+  'DEL',
+  'SADD',
+  'SREM',
+  'SMEMBERS',
+  'MULTI',
+  'EXEC',
+  'PUBLISH',
+  'SUBSCRIBE',
+  'UNSUBSCRIBE',
+  'PING',
+  'EVAL',
+  'EVALSHA',
+  'INCRBY',
+  'PTTL',
+  'EXPIRE',
+  'QUIT',
+] as const;
+
+/** A single Redis or (later) a Redis Cluster client. */
+export type RedisClient = Redis | Cluster;
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
+
+export interface RedisClientOptions {
+  /** Bound on every command's reply; default 1000 ms. */
+  readonly commandTimeoutMs?: number;
+  /** Bound on establishing the TCP connection; default 1000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Extra ioredis options, applied last. */
+  readonly overrides?: RedisOptions;
+}
+
+/**
+ * An ioredis client tuned to fail fast and heal by itself: every command has
+ * a timeout, nothing is queued while disconnected (a dead or frozen Redis is
+ * a prompt error, never a pile of waiting requests), and reconnection is
+ * retried forever with a small capped backoff.
+ *
+ * Auto-pipelining stays off: ioredis runs one auto-pipeline at a time per
+ * connection and only starts a command's timeout when the command is sent,
+ * so behind a stuck pipeline the wait would no longer be bounded by
+ * `commandTimeoutMs`.
+ */
+export function createRedisClient(url: string, opts: RedisClientOptions = {}): Redis {
+  return new Redis(url, {
+    commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(50 * times, 1000),
+    lazyConnect: false,
+    // The ready check sends INFO and client info sends CLIENT SETINFO; a
+    // restricted ACL user has neither.
+    enableReadyCheck: false,
+    disableClientInfo: true,
+    enableAutoPipelining: false,
+    ...opts.overrides,
+  });
+}
+
+export interface RedisStoreOptions {
+  /** e.g. `vg:live:` */
+  readonly namespace: string;
+  /** Commands connection (from `createRedisClient`). Closed by `close()`. */
+  readonly client: RedisClient;
+  /**
+   * Makes the dedicated subscriber connection, lazily, at most once. It
+   * should be made with `autoResubscribe: false`: the store resubscribes
+   * itself after a reconnect, so it knows when the subscription is back.
+   */
+  readonly subscriberFactory: () => RedisClient;
+  /** Bound on waiting for a connection to become ready; default 2000 ms. */
+  readonly readyTimeoutMs?: number;
+  /** Told about connection errors (they are also surfaced as rejections). */
+  readonly onError?: (err: Error, connection: 'commands' | 'subscriber') => void;
+}
+
+export interface RedisStoreConnectOptions {
+  readonly url: string;
+  readonly namespace: string;
+  readonly commandTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly onError?: RedisStoreOptions['onError'];
+}
+
+function normalizeTtl(ttlMs: number | undefined): number | undefined {
+  if (ttlMs === undefined) return undefined;
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
+}
+
+const unavailable = (err: unknown): StoreUnavailableError =>
+  err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err);
+
+/** Resolves once `client` is ready; rejects with StoreUnavailableError after `timeoutMs`. */
+function waitReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  if (client.status === 'end') return Promise.reject(new StoreUnavailableError(new Error('Connection is closed.')));
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('end', onEnd);
+      if (err) reject(new StoreUnavailableError(err));
+      else resolve();
+    };
+    const onReady = (): void => done();
+    const onEnd = (): void => done(new Error('Connection is closed.'));
+    const timer = setTimeout(() => done(new Error(`Redis not ready within ${timeoutMs} ms`)), timeoutMs);
+    client.on('ready', onReady);
+    client.on('end', onEnd);
+  });
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+const LIMITER_METHODS = ['consume', 'penalty', 'reward', 'get', 'set', 'block', 'delete'] as const;
+
+/**
+ * A view of `inner` (same prototype chain, so `instanceof` and the
+ * properties still hold) whose store failures reject with
+ * StoreUnavailableError; a limit hit still rejects with RateLimiterRes.
+ */
+function guardLimiter<T extends RateLimiterAbstract>(inner: T, isClosed: () => boolean): T {
+  const outer = Object.create(inner) as T;
+  for (const name of LIMITER_METHODS) {
+    const fn = (inner as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name]!;
+    Object.defineProperty(outer, name, {
+      value: async (...args: unknown[]): Promise<unknown> => {
+        if (isClosed()) throw new StoreUnavailableError(new Error('store is closed'));
+        try {
+          return await fn.apply(inner, args);
+        } catch (err) {
+          if (err instanceof RateLimiterRes) throw err;
+          throw unavailable(err);
+        }
+      },
+    });
+  }
+  return outer;
+}
+
+interface Entry {
+  readonly listener: ChannelListener;
+  active: boolean;
+}
+
+/**
+ * The Redis store. Keys and channels are prefixed by the store itself (not
+ * ioredis' `keyPrefix`, which does not cover pub/sub). Every failure, a
+ * timeout included, rejects with StoreUnavailableError.
+ *
+ * Pub/sub runs on one dedicated subscriber connection shared by every
+ * subscription. A subscription is `active` only once its SUBSCRIBE is
+ * confirmed on the current connection; when that connection closes, every
+ * listener is reset and marked inactive, and once it is back and
+ * resubscribed, reset again and marked active.
+ */
+export class RedisStore implements Store {
+  readonly namespace: string;
+  readonly client: RedisClient;
+  private readonly subscriberFactory: () => RedisClient;
+  private readonly readyTimeoutMs: number;
+  private readonly onError: RedisStoreOptions['onError'];
+  private subscriber: RedisClient | undefined;
+  /** Full channel -> its listeners. */
+  private readonly channels = new Map<string, Set<Entry>>();
+  /** Bumped each time the subscriber connection closes. */
+  private subscriberGeneration = 0;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options.namespace) throw new TypeError('namespace is required');
+    this.namespace = options.namespace;
+    this.client = options.client;
+    this.subscriberFactory = options.subscriberFactory;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS + DEFAULT_CONNECT_TIMEOUT_MS;
+    this.onError = options.onError;
+    this.client.on('error', (err: Error) => this.onError?.(err, 'commands'));
+  }
+
+  /**
+   * Connects to `url` and waits until Redis answers; rejects with
+   * StoreUnavailableError (and leaves nothing open) when it does not.
+   */
+  static async connect(options: RedisStoreConnectOptions): Promise<RedisStore> {
+    const clientOptions: RedisClientOptions = {
+      ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+    };
+    const client = createRedisClient(options.url, clientOptions);
+    const store = new RedisStore({
+      namespace: options.namespace,
+      client,
+      subscriberFactory: () =>
+        createRedisClient(options.url, { ...clientOptions, overrides: { autoResubscribe: false } }),
+      readyTimeoutMs:
+        (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) +
+        (options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
+    });
+    try {
+      await waitReady(client, store.readyTimeoutMs);
+      await store.ping();
+    } catch (err) {
+      client.disconnect();
+      throw unavailable(err);
+    }
+    return store;
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.run(() => this.client.get(this.namespace + key));
+  }
+
+  getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return this.run(async () => []);
+    return this.run(() => this.client.mget(keys.map((key) => this.namespace + key)));
+  }
+
+  setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    let ttl: number | undefined;
+    try {
+      ttl = normalizeTtl(ttlMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const full = this.namespace + key;
+    return this.run(async () => {
+      const reply =
+        ttl === undefined ? await this.client.set(full, value, 'NX') : await this.client.set(full, value, 'PX', ttl, 'NX');
+      return reply === 'OK';
+    });
+  }
+
+  write(ops: readonly WriteOp[]): Promise<void> {
+    let ttls: (number | undefined)[];
+    try {
+      ttls = ops.map((op) => (op.op === 'set' ? normalizeTtl(op.ttlMs) : undefined));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (ops.length === 0) return this.run(async () => undefined);
+    return this.run(async () => {
+      const multi = this.client.multi();
+      ops.forEach((op, i) => {
+        const full = this.namespace + op.key;
+        switch (op.op) {
+          case 'set': {
+            const ttl = ttls[i];
+            if (ttl === undefined) multi.set(full, op.value);
+            else multi.set(full, op.value, 'PX', ttl);
+            break;
+          }
+          case 'del':
+            multi.del(full);
+            break;
+          case 'sadd':
+            multi.sadd(full, op.member);
+            break;
+          case 'srem':
+            multi.srem(full, op.member);
+            break;
+        }
+      });
+      const results = await multi.exec();
+      if (results === null) throw new Error('MULTI/EXEC aborted');
+      for (const [err] of results) if (err) throw err;
+    });
+  }
+
+  members(key: string): Promise<string[]> {
+    return this.run(() => this.client.smembers(this.namespace + key));
+  }
+
+  publish(channel: string, payload: string): Promise<void> {
+    return this.run(async () => {
+      await this.client.publish(this.namespace + channel, payload);
+    });
+  }
+
+  async subscribe(channel: string, listener: ChannelListener): Promise<Subscription> {
+    if (this.closed) throw new StoreUnavailableError(new Error('store is closed'));
+    const full = this.namespace + channel;
+    const subscriber = this.ensureSubscriber();
+    await waitReady(subscriber, this.readyTimeoutMs);
+    if (this.closed) throw new StoreUnavailableError(new Error('store is closed'));
+
+    const entry: Entry = { listener, active: false };
+    let entries = this.channels.get(full);
+    if (entries === undefined) {
+      entries = new Set();
+      this.channels.set(full, entries);
+    }
+    entries.add(entry);
+    const generation = this.subscriberGeneration;
+    try {
+      await subscriber.subscribe(full);
+    } catch (err) {
+      this.removeEntry(full, entry);
+      throw unavailable(err);
+    }
+    // If the connection dropped meanwhile, the entry stays inactive until
+    // the store has resubscribed on the new connection.
+    if (generation === this.subscriberGeneration && !this.closed) {
+      entry.active = true;
+      listener.reset();
+    }
+
+    const store = this;
+    return {
+      get active() {
+        return entry.active && !store.closed;
+      },
+      async close() {
+        entry.active = false;
+        store.removeEntry(full, entry);
+      },
+    };
+  }
+
+  rateLimiter(options: RateLimiterOptions): RateLimiterAbstract {
+    const inner = new RateLimiterRedis({
+      storeClient: this.client,
+      keyPrefix: this.namespace + options.keyPrefix,
+      points: options.points,
+      duration: options.durationSeconds,
+      // Fail closed: no insurance limiter, and no waiting for a connection.
+      rejectIfRedisNotReady: true,
+    });
+    return guardLimiter(inner, () => this.closed);
+  }
+
+  ping(): Promise<void> {
+    return this.run(async () => {
+      await this.client.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entries of this.channels.values()) for (const entry of entries) entry.active = false;
+    this.channels.clear();
+    const subscriber = this.subscriber;
+    await Promise.all([quit(this.client), subscriber === undefined ? undefined : quit(subscriber)]);
+  }
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError(new Error('store is closed'));
+    try {
+      return await fn();
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  private removeEntry(full: string, entry: Entry): void {
+    const entries = this.channels.get(full);
+    if (entries === undefined || !entries.delete(entry) || entries.size > 0) return;
+    this.channels.delete(full);
+    const subscriber = this.subscriber;
+    if (subscriber !== undefined && subscriber.status === 'ready') subscriber.unsubscribe(full).catch(() => undefined);
+  }
+
+  private ensureSubscriber(): RedisClient {
+    if (this.subscriber !== undefined) return this.subscriber;
+    const subscriber = this.subscriberFactory();
+    this.subscriber = subscriber;
+    subscriber.on('error', (err: Error) => this.onError?.(err, 'subscriber'));
+    subscriber.on('message', (channel: string, payload: string) => {
+      const entries = this.channels.get(channel);
+      if (entries === undefined) return;
+      for (const entry of [...entries]) {
+        try {
+          entry.listener.message(payload);
+        } catch (err) {
+          process.emitWarning(`store subscriber for ${channel} threw: ${String(err)}`);
+        }
+      }
+    });
+    subscriber.on('close', () => this.subscriberDown());
+    subscriber.on('end', () => this.subscriberDown());
+    subscriber.on('ready', () => void this.resubscribe(subscriber));
+    return subscriber;
+  }
+
+  /** The subscriber connection is gone: messages may be missed from now on. */
+  private subscriberDown(): void {
+    this.subscriberGeneration++;
+    if (this.closed) return;
+    for (const entries of this.channels.values()) {
+      for (const entry of entries) {
+        entry.active = false;
+        this.safeReset(entry);
+      }
+    }
+  }
+
+  /** The subscriber connection is (back) up: subscribe to every channel again. */
+  private async resubscribe(subscriber: RedisClient): Promise<void> {
+    const generation = this.subscriberGeneration;
+    const channels = [...this.channels.keys()];
+    if (channels.length === 0 || this.closed) return;
+    try {
+      await subscriber.subscribe(...channels);
+    } catch (err) {
+      // Still on the same connection but not subscribed: start over on a
+      // fresh connection rather than stay inactive for good.
+      if (generation === this.subscriberGeneration && !this.closed) {
+        this.onError?.(err as Error, 'subscriber');
+        subscriber.disconnect(true);
+      }
+      return;
+    }
+    if (generation !== this.subscriberGeneration || this.closed) return;
+    for (const channel of channels) {
+      for (const entry of this.channels.get(channel) ?? []) {
+        entry.active = true;
+        this.safeReset(entry);
+      }
+    }
+  }
+
+  private safeReset(entry: Entry): void {
+    try {
+      entry.listener.reset();
+    } catch (err) {
+      process.emitWarning(`store subscriber reset threw: ${String(err)}`);
+    }
+  }
+}

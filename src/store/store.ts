@@ -1,0 +1,75 @@
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+
+/**
+ * One write in an atomic batch. Keys are relative to the store's namespace.
+ * `ttlMs` on `set` makes the key expire; without it the key persists (and any
+ * earlier expiry is cleared).
+ */
+export type WriteOp =
+  | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlMs?: number }
+  | { readonly op: 'del'; readonly key: string }
+  | { readonly op: 'sadd'; readonly key: string; readonly member: string }
+  | { readonly op: 'srem'; readonly key: string; readonly member: string };
+
+/** Told about pub/sub traffic on one channel. */
+export interface ChannelListener {
+  /** A message published on the channel (by any instance, this one included). */
+  message(payload: string): void;
+  /**
+   * Messages may have been missed (the subscriber connection dropped, or it
+   * has just (re)subscribed). Anything cached on the strength of this
+   * channel must be dropped.
+   */
+  reset(): void;
+}
+
+export interface Subscription {
+  /**
+   * True while messages are guaranteed to arrive. A cache invalidated by this
+   * channel may only serve entries while it is true.
+   */
+  readonly active: boolean;
+  close(): Promise<void>;
+}
+
+export interface RateLimiterOptions {
+  /** Relative to the namespace, e.g. `rl:signin-ip`. */
+  readonly keyPrefix: string;
+  readonly points: number;
+  readonly durationSeconds: number;
+}
+
+/**
+ * The only way verigate touches storage. One instance serves exactly one
+ * environment: the store itself prefixes every key and channel with its
+ * `namespace` (`<prefix>:<environment>:`), so no caller can reach the other
+ * environment's data.
+ *
+ * Promises every implementation keeps (proved by test/contract/store.contract.ts):
+ * - Every method either does what it says or rejects with
+ *   `StoreUnavailableError`; a fault is never reported as "absent".
+ * - `write` applies all of its ops or none, atomically for readers.
+ * - Multi-key calls (`getMany`, `write`) take keys that share one hash tag
+ *   (`{...}`), so they stay single-slot on Redis Cluster.
+ * - A key written with `ttlMs` reads as absent once that time has passed.
+ */
+export interface Store {
+  /** e.g. `vg:live:` */
+  readonly namespace: string;
+  get(key: string): Promise<string | null>;
+  /** All keys in one round trip; same hash tag. */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>;
+  /** Sets `key` only when absent; true when this call wrote it. */
+  setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
+  /** Atomic batch; same hash tag for every key. */
+  write(ops: readonly WriteOp[]): Promise<void>;
+  /** Members of a set (empty when absent). */
+  members(key: string): Promise<string[]>;
+  publish(channel: string, payload: string): Promise<void>;
+  subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
+  /** A rate limiter kept in this store, under this namespace. */
+  rateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

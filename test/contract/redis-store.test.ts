@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+import { RedisStore, REDIS_COMMANDS_USED, createRedisClient } from '../../src/store/redis-store';
+import { storeContract } from './store.contract';
+import { testRedisUrl } from '../support/redis';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+
+storeContract('RedisStore', (namespace) => RedisStore.connect({ url: testRedisUrl(), namespace }));
+
+/**
+ * The same contract as a Redis ACL user allowed only its own namespace's
+ * keys and channels and only REDIS_COMMANDS_USED: proves the list is
+ * complete and that nothing reaches outside the namespace. Runs on its own
+ * server, since REDIS_URL may not allow ACL SETUSER.
+ */
+describe('as a restricted ACL user', () => {
+  let server: RedisServerHandle;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = createRedisClient(server.url);
+    await new Promise<void>((resolve) => admin.once('ready', () => resolve()));
+  });
+
+  afterAll(async () => {
+    await admin.quit();
+    await server.stop();
+  });
+
+  const restrictedStore = async (namespace: string): Promise<RedisStore> => {
+    const user = `u${createHash('sha256').update(namespace).digest('hex').slice(0, 16)}`;
+    const password = `${user}-pw`;
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      user,
+      'reset',
+      'on',
+      `>${password}`,
+      `~${namespace}*`,
+      `&${namespace}*`,
+      '-@all',
+      ...REDIS_COMMANDS_USED.map((command) => `+${command.toLowerCase()}`),
+    );
+    return RedisStore.connect({ url: `redis://${user}:${password}@127.0.0.1:${server.port}`, namespace });
+  };
+
+  storeContract('RedisStore (ACL user)', restrictedStore);
+
+  it('the ACL user cannot reach outside its namespace', async () => {
+    const store = await restrictedStore('acl:live:');
+    const raw = store.client as Redis;
+    await expect(raw.get('acl:sandbox:k')).rejects.toThrow(/NOPERM/);
+    await expect(raw.publish('acl:sandbox:invalidate', 'x')).rejects.toThrow(/NOPERM/);
+    await expect(raw.call('KEYS', '*')).rejects.toThrow(/NOPERM/);
+    await store.close();
+  });
+});
+
+describe('RedisStore specifics', () => {
+  it('stores keys and channels under the namespace, as plain Redis keys', async () => {
+    const store = await RedisStore.connect({ url: testRedisUrl(), namespace: 'spec:live:' });
+    const raw = createRedisClient(testRedisUrl());
+    try {
+      await new Promise<void>((resolve) => raw.once('ready', () => resolve()));
+      await store.write([
+        { op: 'set', key: '{t}:k', value: 'v', ttlMs: 60_000 },
+        { op: 'sadd', key: '{t}:s', member: 'm' },
+      ]);
+      await expect(raw.get('spec:live:{t}:k')).resolves.toBe('v');
+      const ttl = await raw.pttl('spec:live:{t}:k');
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+      await expect(raw.smembers('spec:live:{t}:s')).resolves.toEqual(['m']);
+      await expect(raw.get('{t}:k')).resolves.toBeNull();
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  it('connect rejects with StoreUnavailableError when nothing listens', async () => {
+    const server = await startRedisServer();
+    const url = server.url;
+    await server.stop();
+    await expect(RedisStore.connect({ url, namespace: 'x:live:' })).rejects.toMatchObject({
+      name: 'StoreUnavailableError',
+      code: 'store_unavailable',
+    });
+  });
+});

@@ -1,0 +1,475 @@
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { StoreUnavailableError } from '../../src/domain/errors';
+import type { ChannelListener, Store, Subscription } from '../../src/store/store';
+import { uniquePrefix } from '../support/redis';
+
+export interface StoreContractOptions {
+  /**
+   * Moves the store's clock forward. Without it, TTL tests use short real
+   * TTLs and poll until the key is gone.
+   */
+  readonly advanceTime?: (ms: number) => void;
+}
+
+/** A listener that records what it is told and lets a test await it. */
+class RecordingListener implements ChannelListener {
+  readonly messages: string[] = [];
+  resets = 0;
+  private waiters: (() => void)[] = [];
+
+  message(payload: string): void {
+    this.messages.push(payload);
+    this.wake();
+  }
+
+  reset(): void {
+    this.resets++;
+    this.wake();
+  }
+
+  /** Resolves once `predicate` holds (checked after every message/reset). */
+  until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`timed out waiting for ${what}; got messages ${JSON.stringify(this.messages)}, ${this.resets} resets`));
+      }, timeoutMs);
+      const check = (): void => {
+        if (predicate()) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          this.waiters.push(check);
+        }
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  untilMessage(payload: string): Promise<void> {
+    return this.until(() => this.messages.includes(payload), `message ${JSON.stringify(payload)}`);
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
+
+/**
+ * The promises of `Store` (src/store/store.ts), for every implementation.
+ * `makeStore(namespace)` must return stores over one shared backend (one
+ * Redis, one MemoryBackend): two stores with the same namespace see the same
+ * data, like two gateway instances.
+ */
+export function storeContract(
+  name: string,
+  makeStore: (namespace: string) => Promise<Store> | Store,
+  opts: StoreContractOptions = {},
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let opened: Store[] = [];
+    let prefix: string;
+
+    const open = async (namespace: string): Promise<Store> => {
+      const store = await makeStore(namespace);
+      opened.push(store);
+      return store;
+    };
+    /** A fresh store in `<unique>:live:` (or the given environment). */
+    const fresh = async (environment = 'live'): Promise<Store> => open(`${prefix}:${environment}:`);
+
+    /** Waits for a key written with `ttlMs` to expire (by clock or by polling). */
+    const awaitExpiry = async (store: Store, key: string, ttlMs: number): Promise<void> => {
+      opts.advanceTime?.(ttlMs + 1);
+      for (let attempt = 0; attempt < 500; attempt++) {
+        if ((await store.get(key)) === null) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`${key} did not expire`);
+    };
+
+    beforeEach(() => {
+      prefix = uniquePrefix();
+    });
+
+    afterEach(async () => {
+      const stores = opened;
+      opened = [];
+      await Promise.all(stores.map((store) => store.close()));
+    });
+
+    describe('reads and writes', () => {
+      it('reads an absent key as null, and a written key as its value', async () => {
+        const store = await fresh();
+        await expect(store.get('{t}:a')).resolves.toBeNull();
+        await store.write([{ op: 'set', key: '{t}:a', value: 'one' }]);
+        await expect(store.get('{t}:a')).resolves.toBe('one');
+        await store.write([{ op: 'set', key: '{t}:a', value: 'two' }]);
+        await expect(store.get('{t}:a')).resolves.toBe('two');
+      });
+
+      it('keeps values exactly, unicode and empty strings included', async () => {
+        const store = await fresh();
+        const values = ['', 'héllo ✓ 𝄞', '{"a":[1,2]}', ' spaced \n line '];
+        await store.write(values.map((value, i) => ({ op: 'set' as const, key: `{t}:v${i}`, value })));
+        await expect(store.getMany(values.map((_, i) => `{t}:v${i}`))).resolves.toEqual(values);
+      });
+
+      it('getMany returns values in key order, null for absent keys', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'set', key: '{t}:a', value: 'A' },
+          { op: 'set', key: '{t}:c', value: 'C' },
+        ]);
+        await expect(store.getMany(['{t}:c', '{t}:b', '{t}:a'])).resolves.toEqual(['C', null, 'A']);
+        await expect(store.getMany([])).resolves.toEqual([]);
+      });
+
+      it('setIfAbsent writes only when the key is absent', async () => {
+        const store = await fresh();
+        await expect(store.setIfAbsent('{t}:once', 'first')).resolves.toBe(true);
+        await expect(store.setIfAbsent('{t}:once', 'second')).resolves.toBe(false);
+        await expect(store.get('{t}:once')).resolves.toBe('first');
+      });
+
+      it('setIfAbsent with a TTL expires, after which the key can be taken again', async () => {
+        const store = await fresh();
+        await expect(store.setIfAbsent('{t}:lock', 'a', 50)).resolves.toBe(true);
+        await expect(store.setIfAbsent('{t}:lock', 'b', 50)).resolves.toBe(false);
+        await awaitExpiry(store, '{t}:lock', 50);
+        await expect(store.setIfAbsent('{t}:lock', 'c')).resolves.toBe(true);
+        await expect(store.get('{t}:lock')).resolves.toBe('c');
+      });
+
+      it('rejects a TTL that is not a positive number, writing nothing', async () => {
+        const store = await fresh();
+        await expect(store.setIfAbsent('{t}:k', 'v', 0)).rejects.toThrow(RangeError);
+        await expect(
+          store.write([
+            { op: 'set', key: '{t}:x', value: 'v' },
+            { op: 'set', key: '{t}:k', value: 'v', ttlMs: -5 },
+          ]),
+        ).rejects.toThrow(RangeError);
+        await expect(store.getMany(['{t}:k', '{t}:x'])).resolves.toEqual([null, null]);
+      });
+
+      it('del removes a key; deleting an absent key is fine', async () => {
+        const store = await fresh();
+        await store.write([{ op: 'set', key: '{t}:gone', value: 'x' }]);
+        await store.write([{ op: 'del', key: '{t}:gone' }]);
+        await expect(store.get('{t}:gone')).resolves.toBeNull();
+        await expect(store.write([{ op: 'del', key: '{t}:never' }])).resolves.toBeUndefined();
+      });
+
+      it('an empty batch is a no-op', async () => {
+        const store = await fresh();
+        await expect(store.write([])).resolves.toBeUndefined();
+      });
+    });
+
+    describe('write batches', () => {
+      it('applies every op of a batch', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'set', key: '{t}:old', value: 'old' },
+          { op: 'sadd', key: '{t}:set', member: 'm0' },
+        ]);
+        await store.write([
+          { op: 'set', key: '{t}:a', value: 'A' },
+          { op: 'set', key: '{t}:b', value: 'B', ttlMs: 60_000 },
+          { op: 'del', key: '{t}:old' },
+          { op: 'sadd', key: '{t}:set', member: 'm1' },
+          { op: 'sadd', key: '{t}:set', member: 'm2' },
+          { op: 'srem', key: '{t}:set', member: 'm0' },
+        ]);
+        await expect(store.getMany(['{t}:a', '{t}:b', '{t}:old'])).resolves.toEqual(['A', 'B', null]);
+        expect((await store.members('{t}:set')).sort()).toEqual(['m1', 'm2']);
+      });
+
+      it('applies ops in order within a batch', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'set', key: '{t}:k', value: '1' },
+          { op: 'del', key: '{t}:k' },
+          { op: 'set', key: '{t}:k', value: '2' },
+          { op: 'sadd', key: '{t}:s', member: 'x' },
+          { op: 'srem', key: '{t}:s', member: 'x' },
+          { op: 'sadd', key: '{t}:s', member: 'y' },
+        ]);
+        await expect(store.get('{t}:k')).resolves.toBe('2');
+        await expect(store.members('{t}:s')).resolves.toEqual(['y']);
+      });
+
+      it('a set with ttlMs expires; other keys of the batch stay', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'set', key: '{t}:short', value: 's', ttlMs: 50 },
+          { op: 'set', key: '{t}:long', value: 'l' },
+        ]);
+        await expect(store.get('{t}:short')).resolves.toBe('s');
+        await awaitExpiry(store, '{t}:short', 50);
+        await expect(store.get('{t}:long')).resolves.toBe('l');
+      });
+
+      it('a set without ttlMs clears an earlier expiry', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'set', key: '{t}:k', value: 'temp', ttlMs: 50 },
+          { op: 'set', key: '{t}:witness', value: 'w', ttlMs: 50 },
+        ]);
+        await store.write([{ op: 'set', key: '{t}:k', value: 'kept' }]);
+        // Once the witness (same TTL, written no later) is gone, k's old expiry has passed.
+        await awaitExpiry(store, '{t}:witness', 50);
+        await expect(store.get('{t}:k')).resolves.toBe('kept');
+      });
+
+      it('readers on another instance never see half a batch', async () => {
+        const writer = await fresh();
+        const reader = await fresh();
+        const rounds = 100;
+        const reads: Promise<(string | null)[]>[] = [];
+        const writes: Promise<void>[] = [];
+        for (let i = 0; i < rounds; i++) {
+          writes.push(
+            writer.write([
+              { op: 'set', key: '{t}:a', value: String(i) },
+              { op: 'set', key: '{t}:b', value: String(i) },
+            ]),
+          );
+          reads.push(reader.getMany(['{t}:a', '{t}:b']));
+        }
+        await Promise.all(writes);
+        for (const [a, b] of await Promise.all(reads)) expect(a).toBe(b);
+        await expect(reader.getMany(['{t}:a', '{t}:b'])).resolves.toEqual([String(rounds - 1), String(rounds - 1)]);
+      });
+    });
+
+    describe('sets', () => {
+      it('sadd, srem and members', async () => {
+        const store = await fresh();
+        await expect(store.members('{t}:s')).resolves.toEqual([]);
+        await store.write([
+          { op: 'sadd', key: '{t}:s', member: 'a' },
+          { op: 'sadd', key: '{t}:s', member: 'b' },
+          { op: 'sadd', key: '{t}:s', member: 'a' },
+        ]);
+        expect((await store.members('{t}:s')).sort()).toEqual(['a', 'b']);
+        await store.write([
+          { op: 'srem', key: '{t}:s', member: 'a' },
+          { op: 'srem', key: '{t}:s', member: 'not-there' },
+          { op: 'srem', key: '{t}:absent', member: 'x' },
+        ]);
+        await expect(store.members('{t}:s')).resolves.toEqual(['b']);
+        await store.write([{ op: 'srem', key: '{t}:s', member: 'b' }]);
+        await expect(store.members('{t}:s')).resolves.toEqual([]);
+      });
+
+      it('del removes a whole set', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'sadd', key: '{t}:s', member: 'a' },
+          { op: 'sadd', key: '{t}:s', member: 'b' },
+        ]);
+        await store.write([{ op: 'del', key: '{t}:s' }]);
+        await expect(store.members('{t}:s')).resolves.toEqual([]);
+      });
+    });
+
+    describe('instances over one backend', () => {
+      it('two stores with the same namespace share data', async () => {
+        const one = await fresh();
+        const two = await fresh();
+        await one.write([
+          { op: 'set', key: '{t}:k', value: 'v' },
+          { op: 'sadd', key: '{t}:s', member: 'm' },
+        ]);
+        await expect(two.get('{t}:k')).resolves.toBe('v');
+        await expect(two.members('{t}:s')).resolves.toEqual(['m']);
+        await expect(two.setIfAbsent('{t}:k', 'other')).resolves.toBe(false);
+      });
+
+      it('stores in different namespaces never see each other’s keys', async () => {
+        const live = await fresh('live');
+        const sandbox = await fresh('sandbox');
+        expect(live.namespace).toBe(`${prefix}:live:`);
+        expect(sandbox.namespace).toBe(`${prefix}:sandbox:`);
+        await live.write([
+          { op: 'set', key: '{t}:k', value: 'live' },
+          { op: 'sadd', key: '{t}:s', member: 'live' },
+        ]);
+        await expect(sandbox.get('{t}:k')).resolves.toBeNull();
+        await expect(sandbox.getMany(['{t}:k'])).resolves.toEqual([null]);
+        await expect(sandbox.members('{t}:s')).resolves.toEqual([]);
+        await expect(sandbox.setIfAbsent('{t}:k', 'sandbox')).resolves.toBe(true);
+        await sandbox.write([{ op: 'del', key: '{t}:s' }]);
+        await expect(live.get('{t}:k')).resolves.toBe('live');
+        await expect(sandbox.get('{t}:k')).resolves.toBe('sandbox');
+        await expect(live.members('{t}:s')).resolves.toEqual(['live']);
+      });
+
+      it('stores in different namespaces never see each other’s messages', async () => {
+        const live = await fresh('live');
+        const sandbox = await fresh('sandbox');
+        const liveListener = new RecordingListener();
+        const sandboxListener = new RecordingListener();
+        await live.subscribe('invalidate', liveListener);
+        await sandbox.subscribe('invalidate', sandboxListener);
+
+        await live.publish('invalidate', 'from-live');
+        // Published after from-live on the same backend, so it arrives after
+        // from-live would have, had it leaked.
+        await sandbox.publish('invalidate', 'from-sandbox');
+        await sandboxListener.untilMessage('from-sandbox');
+        await liveListener.untilMessage('from-live');
+        expect(sandboxListener.messages).toEqual(['from-sandbox']);
+
+        await live.publish('invalidate', 'fence');
+        await liveListener.untilMessage('fence');
+        expect(liveListener.messages).toEqual(['from-live', 'fence']);
+      });
+    });
+
+    describe('pub/sub', () => {
+      it('delivers a message published by one instance to a subscriber on another', async () => {
+        const publisher = await fresh();
+        const subscriber = await fresh();
+        const listener = new RecordingListener();
+        const subscription = await subscriber.subscribe('invalidate', listener);
+        expect(listener.resets).toBe(1);
+        expect(subscription.active).toBe(true);
+        expect(listener.messages).toEqual([]);
+
+        await publisher.publish('invalidate', 'site:123');
+        await listener.untilMessage('site:123');
+        await publisher.publish('invalidate', 'site:456');
+        await listener.untilMessage('site:456');
+        expect(listener.messages).toEqual(['site:123', 'site:456']);
+        expect(listener.resets).toBe(1);
+        expect(subscription.active).toBe(true);
+      });
+
+      it('an instance hears its own messages, and every subscriber of a channel hears them', async () => {
+        const store = await fresh();
+        const first = new RecordingListener();
+        const second = new RecordingListener();
+        await store.subscribe('invalidate', first);
+        await store.subscribe('invalidate', second);
+        await store.publish('invalidate', 'hello');
+        await first.untilMessage('hello');
+        await second.untilMessage('hello');
+        expect(first.messages).toEqual(['hello']);
+        expect(second.messages).toEqual(['hello']);
+      });
+
+      it('delivers only the subscribed channel', async () => {
+        const store = await fresh();
+        const other = await fresh();
+        const a = new RecordingListener();
+        const b = new RecordingListener();
+        await store.subscribe('chan-a', a);
+        await store.subscribe('chan-b', b);
+        await other.publish('chan-a', 'for-a');
+        await other.publish('chan-b', 'for-b');
+        await b.untilMessage('for-b');
+        await a.untilMessage('for-a');
+        expect(a.messages).toEqual(['for-a']);
+        expect(b.messages).toEqual(['for-b']);
+      });
+
+      it('a closed subscription is inactive and hears nothing more', async () => {
+        const store = await fresh();
+        const other = await fresh();
+        const closing = new RecordingListener();
+        const staying = new RecordingListener();
+        const fence = new RecordingListener();
+        const subscription: Subscription = await store.subscribe('invalidate', closing);
+        await store.subscribe('invalidate', staying);
+        await store.subscribe('fence', fence);
+
+        await subscription.close();
+        expect(subscription.active).toBe(false);
+        await other.publish('invalidate', 'after-close');
+        await other.publish('fence', 'done');
+        await fence.untilMessage('done');
+        await staying.untilMessage('after-close');
+        expect(closing.messages).toEqual([]);
+      });
+    });
+
+    describe('rate limiter', () => {
+      it('consumes points, then rejects with RateLimiterRes', async () => {
+        const store = await fresh();
+        const limiter = store.rateLimiter({ keyPrefix: 'rl:test', points: 3, durationSeconds: 60 });
+        const remaining: number[] = [];
+        for (let i = 0; i < 3; i++) remaining.push((await limiter.consume('1.2.3.4')).remainingPoints);
+        expect(remaining).toEqual([2, 1, 0]);
+
+        const rejection: unknown = await limiter.consume('1.2.3.4').then(
+          () => 'resolved',
+          (err: unknown) => err,
+        );
+        expect(rejection).toBeInstanceOf(RateLimiterRes);
+        expect((rejection as RateLimiterRes).remainingPoints).toBe(0);
+        expect((rejection as RateLimiterRes).msBeforeNext).toBeGreaterThan(0);
+
+        await expect(limiter.consume('5.6.7.8')).resolves.toMatchObject({ remainingPoints: 2 });
+      });
+
+      it('shares counts between instances and not between namespaces or prefixes', async () => {
+        const one = await fresh('live');
+        const two = await fresh('live');
+        const sandbox = await fresh('sandbox');
+        const options = { keyPrefix: 'rl:shared', points: 2, durationSeconds: 60 };
+        await one.rateLimiter(options).consume('k');
+        await expect(two.rateLimiter(options).consume('k')).resolves.toMatchObject({ remainingPoints: 0 });
+        await expect(one.rateLimiter(options).consume('k')).rejects.toBeInstanceOf(RateLimiterRes);
+
+        await expect(sandbox.rateLimiter(options).consume('k')).resolves.toMatchObject({ remainingPoints: 1 });
+        await expect(
+          one.rateLimiter({ ...options, keyPrefix: 'rl:other' }).consume('k'),
+        ).resolves.toMatchObject({ remainingPoints: 1 });
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('ping resolves while the store is open', async () => {
+        const store = await fresh();
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      it('after close, every call rejects with StoreUnavailableError', async () => {
+        const store = await fresh();
+        const listener = new RecordingListener();
+        const subscription = await store.subscribe('invalidate', listener);
+        const limiter = store.rateLimiter({ keyPrefix: 'rl:closed', points: 5, durationSeconds: 60 });
+        await store.close();
+        expect(subscription.active).toBe(false);
+
+        const calls: [string, () => Promise<unknown>][] = [
+          ['get', () => store.get('{t}:k')],
+          ['getMany', () => store.getMany(['{t}:k'])],
+          ['setIfAbsent', () => store.setIfAbsent('{t}:k', 'v')],
+          ['write', () => store.write([{ op: 'set', key: '{t}:k', value: 'v' }])],
+          ['members', () => store.members('{t}:s')],
+          ['publish', () => store.publish('invalidate', 'x')],
+          ['subscribe', () => store.subscribe('invalidate', new RecordingListener())],
+          ['ping', () => store.ping()],
+          ['rateLimiter.consume', () => limiter.consume('k')],
+          ['new rateLimiter.consume', () => store.rateLimiter({ keyPrefix: 'rl:x', points: 1, durationSeconds: 1 }).consume('k')],
+        ];
+        for (const [label, call] of calls) {
+          const err: unknown = await call().then(
+            () => new Error(`${label} resolved after close`),
+            (e: unknown) => e,
+          );
+          expect([label, err]).toEqual([label, expect.any(StoreUnavailableError)]);
+          expect((err as StoreUnavailableError).code).toBe('store_unavailable');
+          expect((err as StoreUnavailableError).status).toBe(503);
+        }
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
