@@ -1,0 +1,462 @@
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { inspect } from 'node:util';
+import { z } from 'zod';
+
+/** Pino log levels accepted by `LOG_LEVEL`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Listener ports used when `LIVE_PORT`, `SANDBOX_PORT`, `ADMIN_PORT` are not set. */
+export const DEFAULT_PORTS = { live: 8080, sandbox: 8081, admin: 8090 } as const;
+
+/** A Redis Cluster seed node from `REDIS_CLUSTER_NODES`. */
+export interface ClusterNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where the environments keep their data. `embedded` is in-process and
+ * forgets everything on exit; `redis` may use one server per environment;
+ * `cluster` shares one Redis Cluster (keys are prefixed per environment).
+ */
+export type StoreConfig =
+  | { readonly kind: 'embedded' }
+  /**
+   * `urls.<env>` is `''` when that environment has no Redis URL because its
+   * listener is `off`: this process then has no store for it.
+   */
+  | { readonly kind: 'redis'; readonly urls: { readonly live: string; readonly sandbox: string } }
+  | { readonly kind: 'cluster'; readonly nodes: readonly ClusterNode[] };
+
+/**
+ * The validated, deep-frozen process configuration. Built once by
+ * {@link loadConfig} in `main.ts`; everything else receives it as an argument.
+ *
+ * `JSON.stringify(config)` and `util.inspect(config)` print
+ * {@link redactedConfigSummary} instead of the secrets.
+ */
+export interface Config {
+  /** Listener ports; `null` means `off`, `0` an ephemeral port. */
+  readonly listeners: { readonly live: number | null; readonly sandbox: number | null; readonly admin: number | null };
+  /** Interface the admin listener binds to (`ADMIN_HOST`, default `127.0.0.1`). */
+  readonly adminHost: string;
+  /** Each environment's public base URL, without trailing slash; the verification-token `iss`. */
+  readonly publicUrls: { readonly live: string; readonly sandbox: string };
+  readonly store: StoreConfig;
+  /** First segment of every store key and channel (`<prefix>:<environment>:`). */
+  readonly keyPrefix: string;
+  /** 32 bytes; root of the API-key/session-token hashing keys and of at-rest encryption. */
+  readonly masterKey: Buffer;
+  /** `true` when the embedded store runs without `VERIGATE_MASTER_KEY` and one was made up. */
+  readonly masterKeyGenerated: boolean;
+  /** Bearer token of the admin API. */
+  readonly adminToken: string;
+  /** `true` when the embedded store runs without `VERIGATE_ADMIN_TOKEN` and one was made up. */
+  readonly adminTokenGenerated: boolean;
+  readonly logLevel: LogLevel;
+  /** Upper bound on every Redis command, after which the request fails with 503. */
+  readonly redisCommandTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight requests before closing anyway. */
+  readonly shutdownGraceMs: number;
+  /** Number of worker processes (1 = no cluster module). */
+  readonly workers: number;
+}
+
+/**
+ * Thrown by {@link loadConfig} with every problem found, each naming its
+ * environment variable. Values of secrets and URLs are never quoted.
+ */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One zod schema per variable. Each reads `string | undefined` (blank counts as
+// unset, so `FOO=` in a compose file means "default") and reports problems with
+// a full sentence naming the variable.
+
+/** Trimmed value, or `undefined` when unset or blank. */
+const raw = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** Quote a non-secret value for a problem message. */
+const shown = (value: string): string => JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+
+function portVariable(name: string, fallback: number) {
+  return raw.transform((v, ctx): number | null => {
+    if (v === undefined) return fallback;
+    if (v.toLowerCase() === 'off') return null;
+    if (/^\d{1,5}$/.test(v) && Number(v) <= 65535) return Number(v);
+    ctx.addIssue(`${name} must be a port number (1-65535) or "off" (0 picks a free port), got ${shown(v)}`);
+    return z.NEVER;
+  });
+}
+
+function integerVariable(name: string, fallback: number, min: number, max: number, unit = '') {
+  return raw.transform((v, ctx): number => {
+    if (v === undefined) return fallback;
+    if (/^\d{1,9}$/.test(v) && Number(v) >= min && Number(v) <= max) return Number(v);
+    ctx.addIssue(`${name} must be an integer from ${min} to ${max}${unit}, got ${shown(v)}`);
+    return z.NEVER;
+  });
+}
+
+/** RFC 1123 host name, loosely: labels of letters, digits and hyphens. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const isHost = (host: string): boolean => isIP(host) !== 0 || HOSTNAME.test(host);
+
+function publicUrlVariable(name: string) {
+  return raw.transform((v, ctx): string | undefined => {
+    if (v === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      url = new URL('invalid:');
+    }
+    const problem =
+      url.protocol !== 'http:' && url.protocol !== 'https:'
+        ? 'an http:// or https:// URL'
+        : url.username || url.password
+          ? 'a URL without credentials'
+          : url.search || url.hash || v.includes('?') || v.includes('#')
+            ? 'a URL without query or fragment'
+            : undefined;
+    if (problem) {
+      // A credential-bearing value is not echoed.
+      ctx.addIssue(`${name} must be ${problem} (the base URL customers call, e.g. https://api.example.com)`);
+      return z.NEVER;
+    }
+    // Normalised (lower-case scheme and host, default port dropped) and without
+    // trailing slash: this string is the `iss` of every verification token.
+    return url.href.replace(/\/+$/, '');
+  });
+}
+
+function redisUrlVariable(name: string) {
+  return raw.transform((v, ctx): string | undefined => {
+    if (v === undefined) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(v);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+      // Never echo: the value may carry a password.
+      ctx.addIssue(`${name} must be a redis:// or rediss:// URL, e.g. redis://user:password@host:6379`);
+      return z.NEVER;
+    }
+    return v;
+  });
+}
+
+const clusterNodesVariable = raw.transform((v, ctx): ClusterNode[] | undefined => {
+  if (v === undefined) return undefined;
+  const nodes: ClusterNode[] = [];
+  for (const entry of v.split(',').map((s) => s.trim())) {
+    const colon = entry.lastIndexOf(':');
+    let host = colon > 0 ? entry.slice(0, colon) : '';
+    const port = colon > 0 ? entry.slice(colon + 1) : '';
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1); // [::1]:7000
+    if (!isHost(host) || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      ctx.addIssue(`REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got ${shown(entry || v)}`);
+      return z.NEVER;
+    }
+    nodes.push({ host, port: Number(port) });
+  }
+  return nodes;
+});
+
+const masterKeyVariable = raw.transform((v, ctx): Buffer | undefined => {
+  if (v === undefined) return undefined;
+  // Node's base64 decoder skips characters it does not know, so check the
+  // alphabet first; it reads base64url too.
+  const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) ? Buffer.from(v, 'base64') : undefined;
+  if (bytes?.length !== 32) {
+    ctx.addIssue('VERIGATE_MASTER_KEY must be exactly 32 bytes, base64 or base64url encoded (e.g. openssl rand -base64 32)');
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const adminTokenVariable = raw.transform((v, ctx): string | undefined => {
+  if (v === undefined) return undefined;
+  // Printable ASCII without spaces: it travels in `Authorization: Bearer <token>`.
+  if (v.length < 32 || !/^[\x21-\x7e]+$/.test(v)) {
+    ctx.addIssue('VERIGATE_ADMIN_TOKEN must be at least 32 printable ASCII characters without spaces (e.g. openssl rand -base64 32)');
+    return z.NEVER;
+  }
+  return v;
+});
+
+const variables = {
+  LIVE_PORT: portVariable('LIVE_PORT', DEFAULT_PORTS.live),
+  SANDBOX_PORT: portVariable('SANDBOX_PORT', DEFAULT_PORTS.sandbox),
+  ADMIN_PORT: portVariable('ADMIN_PORT', DEFAULT_PORTS.admin),
+  ADMIN_HOST: raw.transform((v, ctx): string => {
+    if (v === undefined) return '127.0.0.1';
+    if (isHost(v)) return v;
+    ctx.addIssue(`ADMIN_HOST must be an IP address or host name, got ${shown(v)}`);
+    return z.NEVER;
+  }),
+  LIVE_PUBLIC_URL: publicUrlVariable('LIVE_PUBLIC_URL'),
+  SANDBOX_PUBLIC_URL: publicUrlVariable('SANDBOX_PUBLIC_URL'),
+  REDIS_URL: redisUrlVariable('REDIS_URL'),
+  LIVE_REDIS_URL: redisUrlVariable('LIVE_REDIS_URL'),
+  SANDBOX_REDIS_URL: redisUrlVariable('SANDBOX_REDIS_URL'),
+  REDIS_CLUSTER_NODES: clusterNodesVariable,
+  REDIS_KEY_PREFIX: raw.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: (i) => `REDIS_KEY_PREFIX must be 1-32 characters of A-Z a-z 0-9 _ -, got ${shown(String(i.input))}` })
+      .default('vg'),
+  ),
+  VERIGATE_MASTER_KEY: masterKeyVariable,
+  VERIGATE_ADMIN_TOKEN: adminTokenVariable,
+  LOG_LEVEL: raw.transform((v) => v?.toLowerCase()).pipe(
+    z.enum(LOG_LEVELS, { error: (i) => `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${shown(String(i.input))}` }).default('info'),
+  ),
+  REDIS_COMMAND_TIMEOUT_MS: integerVariable('REDIS_COMMAND_TIMEOUT_MS', 1000, 1, 60_000, ' (milliseconds)'),
+  SHUTDOWN_GRACE_MS: integerVariable('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000, ' (milliseconds)'),
+  WORKERS: integerVariable('WORKERS', 1, 1, 1024),
+};
+
+type VariableName = keyof typeof variables;
+type Values = { [K in VariableName]: z.output<(typeof variables)[K]> };
+
+/**
+ * Read and validate the configuration from environment variables. Nothing
+ * else reads `process.env`; tests pass a plain object.
+ *
+ * Blank values count as unset. Every problem is collected first, then thrown
+ * once as a {@link ConfigError}.
+ *
+ * @throws {ConfigError} when any variable is missing, malformed or in conflict.
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env);
+ * config.listeners.live; // 8080, or null with LIVE_PORT=off
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const values: Partial<Values> = {};
+  for (const name of Object.keys(variables) as VariableName[]) {
+    const result = variables[name].safeParse(env[name]);
+    if (result.success) (values as Record<string, unknown>)[name] = result.data;
+    else problems.push(...result.error.issues.map((issue) => issue.message));
+  }
+  // Cross-variable rules look at what was *set*, so a malformed REDIS_URL still
+  // counts as "Redis configured" and the secret rules still apply.
+  const isSet = (name: VariableName): boolean => raw.parse(env[name]) !== undefined;
+
+  const listeners = {
+    live: values.LIVE_PORT === undefined ? DEFAULT_PORTS.live : values.LIVE_PORT,
+    sandbox: values.SANDBOX_PORT === undefined ? DEFAULT_PORTS.sandbox : values.SANDBOX_PORT,
+    admin: values.ADMIN_PORT === undefined ? DEFAULT_PORTS.admin : values.ADMIN_PORT,
+  };
+  problems.push(...listenerProblems(values));
+
+  const publicUrls = {
+    live: values.LIVE_PUBLIC_URL ?? defaultPublicUrl(listeners.live, DEFAULT_PORTS.live),
+    sandbox: values.SANDBOX_PUBLIC_URL ?? defaultPublicUrl(listeners.sandbox, DEFAULT_PORTS.sandbox),
+  };
+
+  const { store, problems: storeProblems } = storeConfig(values, isSet);
+  problems.push(...storeProblems);
+
+  const persistent = store.kind !== 'embedded';
+  if (persistent && !isSet('VERIGATE_MASTER_KEY')) {
+    problems.push(
+      'VERIGATE_MASTER_KEY is required when REDIS_URL or REDIS_CLUSTER_NODES is set (32 random bytes, base64: openssl rand -base64 32)',
+    );
+  }
+  if (persistent && !isSet('VERIGATE_ADMIN_TOKEN')) {
+    problems.push(
+      'VERIGATE_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_NODES is set (at least 32 characters: openssl rand -base64 32)',
+    );
+  }
+  if (!persistent && values.WORKERS !== undefined && values.WORKERS > 1) {
+    problems.push('WORKERS must be 1 on the embedded store (each worker would have its own data); set REDIS_URL to run more');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  // Secrets are made up only for the embedded store, whose data dies with the
+  // process anyway; and only when the variable is unset (a bad value is a problem above).
+  const masterKeyGenerated = values.VERIGATE_MASTER_KEY === undefined;
+  const adminTokenGenerated = values.VERIGATE_ADMIN_TOKEN === undefined;
+  const config: Config = {
+    listeners,
+    adminHost: values.ADMIN_HOST as string,
+    publicUrls,
+    store,
+    keyPrefix: values.REDIS_KEY_PREFIX as string,
+    masterKey: values.VERIGATE_MASTER_KEY ?? randomBytes(32),
+    masterKeyGenerated,
+    adminToken: values.VERIGATE_ADMIN_TOKEN ?? randomBytes(32).toString('base64url'),
+    adminTokenGenerated,
+    logLevel: values.LOG_LEVEL as LogLevel,
+    redisCommandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS as number,
+    shutdownGraceMs: values.SHUTDOWN_GRACE_MS as number,
+    workers: values.WORKERS as number,
+  };
+  // Logging the config object by mistake must not print the secrets.
+  Object.defineProperty(config, 'toJSON', { value: () => redactedConfigSummary(config), enumerable: false });
+  Object.defineProperty(config, inspect.custom, { value: () => redactedConfigSummary(config), enumerable: false });
+  return deepFreeze(config);
+}
+
+function listenerProblems(values: Partial<Values>): string[] {
+  const problems: string[] = [];
+  const ports = (['LIVE_PORT', 'SANDBOX_PORT', 'ADMIN_PORT'] as const).filter((name) => values[name] !== undefined);
+  if (ports.length === 3 && ports.every((name) => values[name] === null)) {
+    problems.push('LIVE_PORT, SANDBOX_PORT and ADMIN_PORT are all "off": there is nothing to serve');
+  }
+  for (let i = 0; i < ports.length; i++) {
+    for (let j = i + 1; j < ports.length; j++) {
+      const a = ports[i] as VariableName;
+      const b = ports[j] as VariableName;
+      const port = values[a];
+      if (typeof port === 'number' && port !== 0 && port === values[b]) {
+        problems.push(`${a} and ${b} must be different ports (both are ${port})`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** `http://localhost:<port>`; the environment's default port when it is off or ephemeral. */
+function defaultPublicUrl(port: number | null, fallback: number): string {
+  return `http://localhost:${port === null || port === 0 ? fallback : port}`;
+}
+
+function storeConfig(
+  values: Partial<Values>,
+  isSet: (name: VariableName) => boolean,
+): { store: StoreConfig; problems: string[] } {
+  const urlVariables = (['REDIS_URL', 'LIVE_REDIS_URL', 'SANDBOX_REDIS_URL'] as const).filter(isSet);
+  if (isSet('REDIS_CLUSTER_NODES')) {
+    const problems =
+      urlVariables.length > 0
+        ? [`REDIS_CLUSTER_NODES cannot be combined with ${urlVariables.join(', ')}: set one or the other`]
+        : [];
+    return { store: { kind: 'cluster', nodes: values.REDIS_CLUSTER_NODES ?? [] }, problems };
+  }
+  if (urlVariables.length === 0) return { store: { kind: 'embedded' }, problems: [] };
+
+  const problems: string[] = [];
+  const urls = { live: '', sandbox: '' };
+  for (const [environment, name, other, portName] of [
+    ['live', 'LIVE_REDIS_URL', 'SANDBOX_REDIS_URL', 'LIVE_PORT'],
+    ['sandbox', 'SANDBOX_REDIS_URL', 'LIVE_REDIS_URL', 'SANDBOX_PORT'],
+  ] as const) {
+    if (isSet(name) || isSet('REDIS_URL')) {
+      urls[environment] = values[name] ?? values.REDIS_URL ?? '';
+    } else if (values[portName] !== null || values.ADMIN_PORT !== null) {
+      // A malformed port counts as enabled: the operator meant to serve it.
+      // The admin listener manages both environments, so it needs both stores.
+      problems.push(
+        `${name} (or REDIS_URL) is required when ${other} is set and ${portName} or ADMIN_PORT is not "off": ` +
+          `${environment} must not fall back to the embedded store`,
+      );
+    }
+  }
+  return { store: { kind: 'redis', urls }, problems };
+}
+
+/**
+ * Replace the password in a URL (userinfo or `?password=`) with `***`.
+ * Unparseable input is returned as `'[unparseable URL]'`, never echoed.
+ *
+ * @example
+ * ```ts
+ * redactUrl('redis://verigate-live:s3cret@redis:6379'); // 'redis://verigate-live:***@redis:6379'
+ * ```
+ */
+export function redactUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return '[unparseable URL]';
+  }
+  const secretParams = ['password', 'pass'].filter((key) => url.searchParams.has(key));
+  if (!url.password && secretParams.length === 0) return value;
+  if (url.password) url.password = '***';
+  for (const key of secretParams) url.searchParams.set(key, '***');
+  return url.href;
+}
+
+/** The shape returned by {@link redactedConfigSummary}. */
+export interface ConfigSummary {
+  listeners: { live: number | 'off'; sandbox: number | 'off'; admin: number | 'off' };
+  adminHost: string;
+  publicUrls: { live: string; sandbox: string };
+  store: { kind: 'embedded' } | { kind: 'redis'; urls: { live: string; sandbox: string } } | { kind: 'cluster'; nodes: string[] };
+  keyPrefix: string;
+  masterKey: 'generated' | 'set';
+  adminToken: 'generated' | 'set';
+  logLevel: LogLevel;
+  redisCommandTimeoutMs: number;
+  shutdownGraceMs: number;
+  workers: number;
+}
+
+/**
+ * A plain object describing `config` that is safe to log: no master key, no
+ * admin token (only whether they were generated), URL passwords as `***`.
+ *
+ * @example
+ * ```ts
+ * log.info({ config: redactedConfigSummary(config) }, 'starting');
+ * ```
+ */
+export function redactedConfigSummary(config: Config): ConfigSummary {
+  const port = (p: number | null): number | 'off' => (p === null ? 'off' : p);
+  const store: ConfigSummary['store'] =
+    config.store.kind === 'redis'
+      ? {
+          kind: 'redis',
+          urls: {
+            live: config.store.urls.live && redactUrl(config.store.urls.live),
+            sandbox: config.store.urls.sandbox && redactUrl(config.store.urls.sandbox),
+          },
+        }
+      : config.store.kind === 'cluster'
+        ? { kind: 'cluster', nodes: config.store.nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`) }
+        : { kind: 'embedded' };
+  return {
+    listeners: { live: port(config.listeners.live), sandbox: port(config.listeners.sandbox), admin: port(config.listeners.admin) },
+    adminHost: config.adminHost,
+    publicUrls: { live: redactUrl(config.publicUrls.live), sandbox: redactUrl(config.publicUrls.sandbox) },
+    store,
+    keyPrefix: config.keyPrefix,
+    masterKey: config.masterKeyGenerated ? 'generated' : 'set',
+    adminToken: config.adminTokenGenerated ? 'generated' : 'set',
+    logLevel: config.logLevel,
+    redisCommandTimeoutMs: config.redisCommandTimeoutMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    workers: config.workers,
+  };
+}
+
+/** Freeze objects and arrays recursively. Buffers cannot be frozen and are left as they are. */
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Object.isFrozen(value)) return value;
+  for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
+  return Object.freeze(value);
+}

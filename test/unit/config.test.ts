@@ -1,0 +1,289 @@
+import { inspect } from 'node:util';
+import { ConfigError, loadConfig, redactedConfigSummary, redactUrl } from '../../src/config';
+
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+const ADMIN_TOKEN = 'a'.repeat(40);
+const REDIS_SECRETS = { VERIGATE_MASTER_KEY: MASTER_KEY, VERIGATE_ADMIN_TOKEN: ADMIN_TOKEN };
+
+/** The problems loadConfig reports for `env` (fails the test if it does not throw). */
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const configError = error as ConfigError;
+    expect(configError.code).toBe('invalid_config');
+    for (const problem of configError.problems) expect(configError.message).toContain(problem);
+    return configError.problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig defaults', () => {
+  const config = loadConfig({});
+
+  it('serves all three listeners on the default ports, admin on loopback', () => {
+    expect(config.listeners).toEqual({ live: 8080, sandbox: 8081, admin: 8090 });
+    expect(config.adminHost).toBe('127.0.0.1');
+  });
+
+  it('derives the public URLs from the ports', () => {
+    expect(config.publicUrls).toEqual({ live: 'http://localhost:8080', sandbox: 'http://localhost:8081' });
+  });
+
+  it('runs on the embedded store with generated secrets', () => {
+    expect(config.store).toEqual({ kind: 'embedded' });
+    expect(config.masterKey).toHaveLength(32);
+    expect(config.masterKeyGenerated).toBe(true);
+    expect(config.adminToken.length).toBeGreaterThanOrEqual(32);
+    expect(config.adminTokenGenerated).toBe(true);
+  });
+
+  it('generates different secrets on each load', () => {
+    const other = loadConfig({});
+    expect(other.masterKey.equals(config.masterKey)).toBe(false);
+    expect(other.adminToken).not.toBe(config.adminToken);
+  });
+
+  it('has the documented defaults for the rest', () => {
+    expect(config).toMatchObject({
+      keyPrefix: 'vg',
+      logLevel: 'info',
+      redisCommandTimeoutMs: 1000,
+      shutdownGraceMs: 10000,
+      workers: 1,
+    });
+  });
+
+  it('is deep-frozen', () => {
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.listeners)).toBe(true);
+    expect(Object.isFrozen(config.publicUrls)).toBe(true);
+    expect(Object.isFrozen(config.store)).toBe(true);
+  });
+
+  it('treats blank values as unset', () => {
+    const blank = loadConfig({ LIVE_PORT: '', REDIS_URL: '  ', LOG_LEVEL: '' });
+    expect(blank.listeners.live).toBe(8080);
+    expect(blank.store.kind).toBe('embedded');
+    expect(blank.logLevel).toBe('info');
+  });
+});
+
+describe('loadConfig values', () => {
+  it('turns a listener off with "off"', () => {
+    const config = loadConfig({ SANDBOX_PORT: 'off', ADMIN_PORT: 'OFF' });
+    expect(config.listeners).toEqual({ live: 8080, sandbox: null, admin: null });
+  });
+
+  it('accepts port 0 (ephemeral)', () => {
+    expect(loadConfig({ LIVE_PORT: '0', SANDBOX_PORT: '0', ADMIN_PORT: '0' }).listeners).toEqual({
+      live: 0,
+      sandbox: 0,
+      admin: 0,
+    });
+  });
+
+  it('uses the configured port in the default public URL', () => {
+    expect(loadConfig({ LIVE_PORT: '9000' }).publicUrls.live).toBe('http://localhost:9000');
+  });
+
+  it('normalises public URLs and strips the trailing slash', () => {
+    const config = loadConfig({ LIVE_PUBLIC_URL: 'HTTPS://API.Example.com/', SANDBOX_PUBLIC_URL: 'https://example.com/sandbox/' });
+    expect(config.publicUrls).toEqual({ live: 'https://api.example.com', sandbox: 'https://example.com/sandbox' });
+  });
+
+  it('reads every other variable', () => {
+    const config = loadConfig({
+      ADMIN_HOST: '0.0.0.0',
+      REDIS_KEY_PREFIX: 'acme_vg-1',
+      LOG_LEVEL: 'debug',
+      REDIS_COMMAND_TIMEOUT_MS: '250',
+      SHUTDOWN_GRACE_MS: '0',
+      ...REDIS_SECRETS,
+    });
+    expect(config).toMatchObject({
+      adminHost: '0.0.0.0',
+      keyPrefix: 'acme_vg-1',
+      logLevel: 'debug',
+      redisCommandTimeoutMs: 250,
+      shutdownGraceMs: 0,
+      adminToken: ADMIN_TOKEN,
+      adminTokenGenerated: false,
+      masterKeyGenerated: false,
+    });
+    expect(config.masterKey.equals(Buffer.alloc(32, 7))).toBe(true);
+  });
+
+  it('accepts the master key as base64url without padding', () => {
+    const bytes = Buffer.alloc(32, 0xfb); // encodes with '+'/'/' in base64, '-'/'_' in base64url
+    const config = loadConfig({ VERIGATE_MASTER_KEY: bytes.toString('base64url') });
+    expect(config.masterKey.equals(bytes)).toBe(true);
+  });
+});
+
+describe('loadConfig stores', () => {
+  it('uses REDIS_URL for both environments', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://redis:6379', ...REDIS_SECRETS });
+    expect(config.store).toEqual({ kind: 'redis', urls: { live: 'redis://redis:6379', sandbox: 'redis://redis:6379' } });
+  });
+
+  it('lets LIVE_REDIS_URL and SANDBOX_REDIS_URL override REDIS_URL', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://shared:6379', LIVE_REDIS_URL: 'rediss://live:6380', ...REDIS_SECRETS });
+    expect(config.store).toEqual({ kind: 'redis', urls: { live: 'rediss://live:6380', sandbox: 'redis://shared:6379' } });
+  });
+
+  it('needs a URL for every environment whose listener is on', () => {
+    const problems = problemsOf({ LIVE_REDIS_URL: 'redis://live:6379', ...REDIS_SECRETS });
+    expect(problems).toEqual([expect.stringMatching(/^SANDBOX_REDIS_URL .*LIVE_REDIS_URL/)]);
+  });
+
+  it('leaves an environment without URL when its listener and the admin listener are off', () => {
+    const config = loadConfig({ LIVE_REDIS_URL: 'redis://live:6379', SANDBOX_PORT: 'off', ADMIN_PORT: 'off', ...REDIS_SECRETS });
+    expect(config.store).toEqual({ kind: 'redis', urls: { live: 'redis://live:6379', sandbox: '' } });
+  });
+
+  it('parses REDIS_CLUSTER_NODES', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000, r2:7001,[::1]:7002', ...REDIS_SECRETS });
+    expect(config.store).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+    });
+  });
+
+  it('refuses REDIS_CLUSTER_NODES together with a Redis URL', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_URL: 'redis://r:6379', ...REDIS_SECRETS })).toEqual([
+      expect.stringMatching(/^REDIS_CLUSTER_NODES cannot be combined with REDIS_URL/),
+    ]);
+  });
+
+  it.each([
+    ['REDIS_URL', 'redis://redis:6379'],
+    ['LIVE_REDIS_URL', 'redis://redis:6379'],
+    ['REDIS_CLUSTER_NODES', 'r1:7000'],
+  ])('requires the master key and admin token with %s', (name, value) => {
+    const env = { [name]: value, ...(name === 'LIVE_REDIS_URL' ? { SANDBOX_PORT: 'off', ADMIN_PORT: 'off' } : {}) };
+    expect(problemsOf(env)).toEqual([
+      expect.stringMatching(/^VERIGATE_MASTER_KEY is required when REDIS_URL or REDIS_CLUSTER_NODES is set/),
+      expect.stringMatching(/^VERIGATE_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_NODES is set/),
+    ]);
+  });
+
+  it('never generates secrets for Redis, even when one of them is given', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://r:6379', VERIGATE_MASTER_KEY: MASTER_KEY })).toEqual([
+      expect.stringMatching(/^VERIGATE_ADMIN_TOKEN is required/),
+    ]);
+    expect(problemsOf({ REDIS_URL: 'redis://r:6379', VERIGATE_ADMIN_TOKEN: ADMIN_TOKEN })).toEqual([
+      expect.stringMatching(/^VERIGATE_MASTER_KEY is required/),
+    ]);
+  });
+
+  it('still applies the Redis rules when the Redis URL itself is malformed', () => {
+    const problems = problemsOf({ REDIS_URL: 'http://r:6379' });
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+  });
+
+  it('allows more than one worker only with Redis', () => {
+    expect(problemsOf({ WORKERS: '4' })).toEqual([expect.stringMatching(/^WORKERS must be 1 on the embedded store/)]);
+    expect(loadConfig({ WORKERS: '4', REDIS_URL: 'redis://r:6379', ...REDIS_SECRETS }).workers).toBe(4);
+  });
+});
+
+describe('loadConfig problems', () => {
+  it.each([
+    ['LIVE_PORT', 'eighty', /^LIVE_PORT must be a port number \(1-65535\) or "off"/],
+    ['SANDBOX_PORT', '65536', /^SANDBOX_PORT must be a port number/],
+    ['ADMIN_PORT', '-1', /^ADMIN_PORT must be a port number/],
+    ['ADMIN_HOST', 'not a host', /^ADMIN_HOST must be/],
+    ['LIVE_PUBLIC_URL', 'ftp://example.com', /^LIVE_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL/],
+    ['SANDBOX_PUBLIC_URL', 'example.com', /^SANDBOX_PUBLIC_URL must be/],
+    ['LIVE_PUBLIC_URL', 'https://example.com/?x=1', /^LIVE_PUBLIC_URL must be a URL without query/],
+    ['REDIS_URL', 'localhost:6379', /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    ['REDIS_CLUSTER_NODES', 'r1:7000,r2', /^REDIS_CLUSTER_NODES must be a comma-separated list of host:port/],
+    ['REDIS_KEY_PREFIX', 'vg:live', /^REDIS_KEY_PREFIX must be 1-32 characters/],
+    ['REDIS_KEY_PREFIX', 'x'.repeat(33), /^REDIS_KEY_PREFIX must be 1-32 characters/],
+    ['VERIGATE_MASTER_KEY', Buffer.alloc(31).toString('base64'), /^VERIGATE_MASTER_KEY must be exactly 32 bytes/],
+    ['VERIGATE_MASTER_KEY', `${MASTER_KEY.slice(0, 10)}!${MASTER_KEY.slice(11)}`, /^VERIGATE_MASTER_KEY must be exactly 32 bytes/],
+    ['VERIGATE_ADMIN_TOKEN', 'short', /^VERIGATE_ADMIN_TOKEN must be at least 32/],
+    ['VERIGATE_ADMIN_TOKEN', `${'a'.repeat(20)} ${'b'.repeat(20)}`, /^VERIGATE_ADMIN_TOKEN must be at least 32 printable ASCII characters without spaces/],
+    ['LOG_LEVEL', 'verbose', /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    ['REDIS_COMMAND_TIMEOUT_MS', '0', /^REDIS_COMMAND_TIMEOUT_MS must be an integer/],
+    ['SHUTDOWN_GRACE_MS', '1.5', /^SHUTDOWN_GRACE_MS must be an integer/],
+    ['WORKERS', '0', /^WORKERS must be an integer from 1/],
+  ])('names %s when it is %j', (name, value, message) => {
+    // A Redis variable, even malformed, also asks for the secrets: give them.
+    const secrets = name.startsWith('REDIS_') && name !== 'REDIS_KEY_PREFIX' ? REDIS_SECRETS : {};
+    expect(problemsOf({ [name]: value, ...secrets })).toEqual([expect.stringMatching(message)]);
+  });
+
+  it('reports every problem at once', () => {
+    const problems = problemsOf({ LIVE_PORT: 'x', LOG_LEVEL: 'loud', REDIS_KEY_PREFIX: 'a b', WORKERS: 'many' });
+    expect(problems).toHaveLength(4);
+    expect(problems.map((p) => p.split(' ')[0])).toEqual(['LIVE_PORT', 'REDIS_KEY_PREFIX', 'LOG_LEVEL', 'WORKERS']);
+  });
+
+  it('refuses two listeners on one port', () => {
+    expect(problemsOf({ SANDBOX_PORT: '8080' })).toEqual(['LIVE_PORT and SANDBOX_PORT must be different ports (both are 8080)']);
+  });
+
+  it('refuses turning every listener off', () => {
+    expect(problemsOf({ LIVE_PORT: 'off', SANDBOX_PORT: 'off', ADMIN_PORT: 'off' })).toEqual([
+      expect.stringMatching(/^LIVE_PORT, SANDBOX_PORT and ADMIN_PORT are all "off"/),
+    ]);
+  });
+
+  it('never quotes secrets or URL passwords in problems', () => {
+    const secret = 'hunter2hunter2';
+    const problems = problemsOf({
+      REDIS_URL: `http://user:${secret}@r:6379`,
+      VERIGATE_MASTER_KEY: `${secret}!`,
+      VERIGATE_ADMIN_TOKEN: secret,
+      LIVE_PUBLIC_URL: `https://user:${secret}@example.com`,
+    });
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+});
+
+describe('redactedConfigSummary', () => {
+  const config = loadConfig({
+    LIVE_REDIS_URL: 'redis://verigate-live:live-password@redis:6379',
+    SANDBOX_REDIS_URL: 'rediss://:sandbox-password@redis:6380?password=query-password',
+    ADMIN_PORT: 'off',
+    ...REDIS_SECRETS,
+  });
+  const secrets = ['live-password', 'sandbox-password', 'query-password', ADMIN_TOKEN, MASTER_KEY];
+
+  it('replaces URL passwords with ***', () => {
+    expect(redactedConfigSummary(config).store).toEqual({
+      kind: 'redis',
+      urls: { live: 'redis://verigate-live:***@redis:6379', sandbox: 'rediss://:***@redis:6380?password=***' },
+    });
+  });
+
+  it('contains no secret', () => {
+    const summary = JSON.stringify(redactedConfigSummary(config));
+    for (const secret of secrets) expect(summary).not.toContain(secret);
+    expect(redactedConfigSummary(config)).toMatchObject({ masterKey: 'set', adminToken: 'set', listeners: { admin: 'off' } });
+  });
+
+  it('is what the config itself prints as', () => {
+    const printed = [JSON.stringify(config), inspect(config), JSON.stringify({ config })].join('\n');
+    for (const secret of secrets) expect(printed).not.toContain(secret);
+    expect(JSON.parse(JSON.stringify(config))).toEqual(redactedConfigSummary(config));
+  });
+
+  it('describes cluster nodes as host:port', () => {
+    const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,[::1]:7001', ...REDIS_SECRETS });
+    expect(redactedConfigSummary(cluster).store).toEqual({ kind: 'cluster', nodes: ['r1:7000', '[::1]:7001'] });
+  });
+
+  it('leaves password-free URLs as they are', () => {
+    expect(redactUrl('redis://redis:6379')).toBe('redis://redis:6379');
+    expect(redactUrl('not a url')).toBe('[unparseable URL]');
+  });
+});
