@@ -1,0 +1,71 @@
+import { ApiKeys } from './api-keys';
+import type { Clock } from './clock';
+import type { DomainContext } from './context';
+import type { Environment } from './environments';
+import { Exchange } from './exchange';
+import { InvalidationBus } from './invalidation';
+import { SecretBox } from './secrets';
+import { Sessions } from './sessions';
+import { SigningKeys } from './signing-keys';
+import { Sites } from './sites';
+import { Users } from './users';
+import { VerificationTokens } from './verification-tokens';
+import type { Store } from '../store/store';
+
+/** Every domain service of one environment, wired together. */
+export interface Domain {
+  readonly environment: Environment;
+  readonly store: Store;
+  readonly bus: InvalidationBus;
+  readonly sites: Sites;
+  readonly apiKeys: ApiKeys;
+  readonly users: Users;
+  readonly sessions: Sessions;
+  readonly signingKeys: SigningKeys;
+  readonly verificationTokens: VerificationTokens;
+  readonly exchange: Exchange;
+  /** Subscribes to invalidations (retrying in the background if the store is down). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DomainOptions {
+  readonly environment: Environment;
+  readonly store: Store;
+  readonly masterKey: Buffer;
+  readonly publicUrl: string;
+  readonly clock: Clock;
+  readonly onBackgroundError?: (err: unknown, what: string) => void;
+}
+
+export function createDomain(options: DomainOptions): Domain {
+  const onBackgroundError = options.onBackgroundError ?? (() => {});
+  const bus = new InvalidationBus(options.store, (err) => onBackgroundError(err, 'invalidation subscribe'));
+  const ctx: DomainContext = {
+    environment: options.environment,
+    store: options.store,
+    secrets: new SecretBox(options.masterKey, options.environment),
+    clock: options.clock,
+    bus,
+    publicUrl: options.publicUrl,
+    onBackgroundError,
+  };
+  const sites = new Sites(ctx);
+  const users = new Users(ctx, sites);
+  const signingKeys = new SigningKeys(ctx);
+  const verificationTokens = new VerificationTokens(ctx, signingKeys);
+  return {
+    environment: options.environment,
+    store: options.store,
+    bus,
+    sites,
+    apiKeys: new ApiKeys(ctx, sites),
+    users,
+    sessions: new Sessions(ctx, users),
+    signingKeys,
+    verificationTokens,
+    exchange: new Exchange(ctx, verificationTokens),
+    start: () => bus.start(),
+    stop: () => bus.stop(),
+  };
+}

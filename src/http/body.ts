@@ -1,0 +1,64 @@
+import type { Request } from 'express';
+import type { z } from 'zod';
+import { VerigateError } from '../domain/errors';
+
+export const DEFAULT_BODY_LIMIT = 16 * 1024;
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * Reads a JSON body: `unsupported_media_type` unless the type is JSON,
+ * `payload_too_large` past `limit` bytes (counted as they arrive, so a large
+ * body is cut off, not buffered), `invalid_json` when it does not parse.
+ * An empty body reads as `undefined`. Lean on purpose: this runs on the hot path.
+ */
+export async function readJsonBody(req: Request, limit = DEFAULT_BODY_LIMIT): Promise<unknown> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    req.resume();
+    throw new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`);
+  }
+  const hasBody = declared !== undefined ? Number(declared) > 0 : req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return undefined;
+  const type = req.headers['content-type'];
+  if (type === undefined || !JSON_TYPE.test(type)) {
+    req.resume();
+    throw new VerigateError('unsupported_media_type', 'Send the body as application/json');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new VerigateError('invalid_json', 'The body is not valid JSON');
+  }
+}
+
+/** Validates a parsed body; failures list each problem with its path. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  }));
+  throw new VerigateError('invalid_request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+}
+
+/** `Authorization: Bearer <token>`, or undefined. */
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : undefined;
+}

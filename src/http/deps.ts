@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { Domain } from '../domain';
+import type { Environment } from '../domain/environments';
+import type { Metrics } from '../ops/metrics';
+
+/** What the handlers of one environment listener work with. */
+export interface EnvironmentDeps {
+  readonly domain: Domain;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** The OpenAPI document, served as it is. */
+  readonly openapiYaml: string;
+  /** The browser SDK bundle, when built. */
+  readonly sdkScript: string | null;
+  /** True once SIGTERM has been received: readiness turns 503. */
+  readonly draining: () => boolean;
+}
+
+/** What the admin listener works with: both environments. */
+export interface AdminDeps {
+  /** Both environments, unless this process serves only one (no store for the other). */
+  readonly domains: Readonly<Partial<Record<Environment, Domain>>>;
+  readonly adminToken: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly openapiYaml: string;
+  readonly draining: () => boolean;
+}

@@ -1,0 +1,86 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { MAX_USER_ID_LENGTH } from '../../../domain/users';
+import { readJsonBody, validate } from '../../body';
+import type { AdminDeps } from '../../deps';
+import { domainFor, instant, param } from './common';
+import { VerigateError } from '../../../domain/errors';
+
+const attributeValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const PutUser = z.strictObject({
+  email: z.email().max(320).nullable().optional(),
+  name: z.string().max(256).nullable().optional(),
+  attributes: z.record(z.string(), attributeValue).optional(),
+  productAccess: z
+    .array(z.strictObject({ productId: z.string().min(1).max(256), expiresAt: instant.nullable().optional() }))
+    .max(100)
+    .optional(),
+});
+
+const CreateSession = z
+  .strictObject({
+    expiresInSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+    idleTimeoutSeconds: z.number().int().min(60).max(365 * 24 * 3600).optional(),
+  })
+  .optional();
+
+function userIdParam(req: Request): string {
+  const userId = param(req, 'userId');
+  if (userId.length < 1 || userId.length > MAX_USER_ID_LENGTH) {
+    throw new VerigateError('invalid_request', `userId must be 1 to ${MAX_USER_ID_LENGTH} characters`, {
+      errors: [{ path: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }],
+    });
+  }
+  return userId;
+}
+
+export function userHandlers(deps: AdminDeps) {
+  return {
+    async putUser(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const body = validate(PutUser, (await readJsonBody(req)) ?? {});
+      const { user, created } = await domain.users.upsertUser(param(req, 'siteId'), userIdParam(req), {
+        email: body.email,
+        name: body.name,
+        attributes: body.attributes,
+        productAccess: body.productAccess?.map((p) => ({ productId: p.productId, expiresAt: p.expiresAt ?? null })),
+      });
+      res.status(created ? 201 : 200).setHeader('Cache-Control', 'no-store');
+      res.json(domain.users.view(user));
+    },
+    async getUser(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const user = await domain.users.getUser(param(req, 'siteId'), userIdParam(req));
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(domain.users.view(user));
+    },
+    async deleteUser(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      await domain.users.deleteUser(param(req, 'siteId'), userIdParam(req));
+      res.status(204).end();
+    },
+    async createSession(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const options = validate(CreateSession, await readJsonBody(req));
+      const { session, sessionToken } = await domain.sessions.createSession(
+        param(req, 'siteId'),
+        userIdParam(req),
+        options ?? {},
+      );
+      res.status(201).setHeader('Cache-Control', 'no-store');
+      res.json({ sessionToken, ...domain.sessions.view(session) });
+    },
+    async listSessions(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const sessions = await domain.sessions.listSessions(param(req, 'siteId'), userIdParam(req));
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ sessions: sessions.map((s) => domain.sessions.view(s)) });
+    },
+    async endAllSessions(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      await domain.sessions.endAllSessions(param(req, 'siteId'), userIdParam(req));
+      res.status(204).end();
+    },
+  };
+}

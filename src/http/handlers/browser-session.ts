@@ -1,0 +1,38 @@
+import type { Request, Response } from 'express';
+import { bearerToken } from '../body';
+import type { EnvironmentDeps } from '../deps';
+import { iso } from '../../domain/clock';
+
+/** POST /live_api/v1/users/verification-token — a 5-minute token for the signed-in visitor. */
+export function issueVerificationTokenHandler(deps: EnvironmentDeps) {
+  const { sessions, verificationTokens } = deps.domain;
+  return async function issueVerificationToken(req: Request, res: Response): Promise<void> {
+    const session = await sessions.requireSessionByToken(bearerToken(req));
+    const active = await sessions.touchSession(session);
+    const { token, expiresAt } = await verificationTokens.issueVerificationToken(active);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ userVerificationToken: token, expiresAt: iso(expiresAt) });
+  };
+}
+
+/** GET /live_api/v1/session — who is signed in, if anyone. */
+export function getSessionHandler(deps: EnvironmentDeps) {
+  const { sessions, users } = deps.domain;
+  return async function getSession(req: Request, res: Response): Promise<void> {
+    const session = await sessions.findSessionByToken(bearerToken(req));
+    const user = session ? await users.findUser(session.siteId, session.userId) : null;
+    if (session && user) await sessions.touchSession(session);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(session && user ? { isAuthenticated: true, user: users.view(user) } : { isAuthenticated: false, user: null });
+  };
+}
+
+/** DELETE /live_api/v1/session — signs out. */
+export function endSessionHandler(deps: EnvironmentDeps) {
+  const { sessions } = deps.domain;
+  return async function endSession(req: Request, res: Response): Promise<void> {
+    const session = await sessions.requireSessionByToken(bearerToken(req));
+    await sessions.endSession(session);
+    res.status(204).end();
+  };
+}
