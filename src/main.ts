@@ -10,6 +10,7 @@ import { ENVIRONMENTS, type Environment } from './domain/environments';
 import { createLogger } from './ops/logger';
 import { createMetrics } from './ops/metrics';
 import { openStores } from './store/open-stores';
+import { createRateLimits } from './http/rate-limits';
 import type { Store } from './store/store';
 
 /**
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
     if (port === null || !domain) continue;
     const app = createEnvironmentApp({
       domain,
+      rateLimits: createRateLimits(domain.store),
       log: log.child({ listener: env }),
       metrics,
       openapiYaml,

@@ -10,6 +10,8 @@ import { SigningKeys } from './signing-keys';
 import { Sites } from './sites';
 import { Users } from './users';
 import { VerificationTokens } from './verification-tokens';
+import { signInWithIdentityToken, type SignInResult } from './sign-in';
+import type { SiteRecord } from './sites';
 import type { Store } from '../store/store';
 
 /** Every domain service of one environment, wired together. */
@@ -24,6 +26,9 @@ export interface Domain {
   readonly signingKeys: SigningKeys;
   readonly verificationTokens: VerificationTokens;
   readonly exchange: Exchange;
+  readonly clock: Clock;
+  /** Signs a visitor in with a customer-signed identity token (SPEC §4). */
+  signIn(site: SiteRecord, identityToken: string): Promise<SignInResult>;
   /** Subscribes to invalidations (retrying in the background if the store is down). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -54,6 +59,7 @@ export function createDomain(options: DomainOptions): Domain {
   const users = new Users(ctx, sites);
   const signingKeys = new SigningKeys(ctx);
   const verificationTokens = new VerificationTokens(ctx, signingKeys);
+  const sessions = new Sessions(ctx, users);
   return {
     environment: options.environment,
     store: options.store,
@@ -61,10 +67,13 @@ export function createDomain(options: DomainOptions): Domain {
     sites,
     apiKeys: new ApiKeys(ctx, sites),
     users,
-    sessions: new Sessions(ctx, users),
+    sessions,
     signingKeys,
     verificationTokens,
     exchange: new Exchange(ctx, verificationTokens),
+    clock: options.clock,
+    signIn: (site, identityToken) =>
+      signInWithIdentityToken({ sites, users, sessions, clock: options.clock }, site, identityToken),
     start: () => bus.start(),
     stop: () => bus.stop(),
   };

@@ -52,14 +52,21 @@ const newSiteId = (): string => `site_${randomBase62(20)}`;
 /** Sites of one environment: create, read, update, identity secrets. */
 export class Sites {
   private readonly byPublishableKey = new InvalidatingCache<SiteRecord>(10_000);
+  private readonly byId = new InvalidatingCache<SiteRecord>(10_000);
 
   constructor(private readonly ctx: DomainContext) {
     this.byPublishableKey.bind(ctx.bus);
+    this.byId.bind(ctx.bus);
     ctx.bus.register({
       onInvalidation: (m) => {
-        if (m.t === 'site' && m.publishableKey) this.byPublishableKey.delete(m.publishableKey);
+        if (m.t !== 'site') return;
+        this.byId.delete(m.siteId);
+        if (m.publishableKey) this.byPublishableKey.delete(m.publishableKey);
       },
-      onReset: () => this.byPublishableKey.clear(),
+      onReset: () => {
+        this.byPublishableKey.clear();
+        this.byId.clear();
+      },
     });
   }
 
@@ -128,6 +135,15 @@ export class Sites {
     return site;
   }
 
+  /** As getSite, from memory while invalidations are guaranteed to arrive; for the browser endpoints. */
+  async getSiteCached(siteId: string): Promise<SiteRecord> {
+    const cached = this.byId.get(siteId);
+    if (cached) return cached;
+    const site = await this.getSite(siteId);
+    this.byId.set(siteId, site);
+    return site;
+  }
+
   async listSites(): Promise<SiteRecord[]> {
     const ids = (await this.ctx.store.members(keys.siteIndex())).sort();
     // Sites live under different hash tags, so read them one by one (pipelined by the client).
@@ -154,6 +170,7 @@ export class Sites {
   private async saveAndAnnounce(site: SiteRecord, extra: WriteOp[] = []): Promise<void> {
     await this.ctx.store.write([{ op: 'set', key: keys.site(site.siteId), value: JSON.stringify(site) }, ...extra]);
     this.byPublishableKey.delete(site.publishableKey);
+    this.byId.delete(site.siteId);
     await this.ctx.bus.publish({ t: 'site', siteId: site.siteId, publishableKey: site.publishableKey });
   }
 

@@ -2,12 +2,15 @@ import type { Logger } from 'pino';
 import type { Domain } from '../domain';
 import type { Environment } from '../domain/environments';
 import type { Metrics } from '../ops/metrics';
+import type { RateLimits } from './rate-limits';
 
 /** What the handlers of one environment listener work with. */
 export interface EnvironmentDeps {
   readonly domain: Domain;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** This environment's rate limits (createRateLimits over its store). */
+  readonly rateLimits: RateLimits;
   /** The OpenAPI document, served as it is. */
   readonly openapiYaml: string;
   /** The browser SDK bundle, when built. */

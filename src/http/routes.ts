@@ -8,6 +8,8 @@ import { siteHandlers } from './handlers/admin/sites';
 import { apiKeyHandlers } from './handlers/admin/api-keys';
 import { userHandlers } from './handlers/admin/users';
 import { signingKeyHandlers } from './handlers/admin/signing-keys';
+import { signInHandler } from './handlers/sign-in';
+import { browserCors, preflight } from './middleware/cors';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
@@ -17,15 +19,23 @@ export interface Route {
   readonly handler: RequestHandler;
   /** Admin routes that answer without the admin token (health, the spec). */
   readonly public?: boolean;
+  /** Browser endpoints: CORS per the site's allowedOrigins, and a preflight. */
+  readonly browser?: boolean;
 }
 
 /** Every route of an environment listener (live or sandbox: the same paths). */
 export function environmentRoutes(deps: EnvironmentDeps): Route[] {
   return [
     { method: 'POST', path: '/live_api/s2s/v1/users/verification', handler: exchangeHandler(deps) },
-    { method: 'POST', path: '/live_api/v1/users/verification-token', handler: issueVerificationTokenHandler(deps) },
-    { method: 'GET', path: '/live_api/v1/session', handler: getSessionHandler(deps) },
-    { method: 'DELETE', path: '/live_api/v1/session', handler: endSessionHandler(deps) },
+    { method: 'POST', path: '/live_api/v1/sessions', handler: signInHandler(deps, deps.rateLimits), browser: true },
+    {
+      method: 'POST',
+      path: '/live_api/v1/users/verification-token',
+      handler: issueVerificationTokenHandler(deps),
+      browser: true,
+    },
+    { method: 'GET', path: '/live_api/v1/session', handler: getSessionHandler(deps), browser: true },
+    { method: 'DELETE', path: '/live_api/v1/session', handler: endSessionHandler(deps), browser: true },
     { method: 'GET', path: '/.well-known/jwks.json', handler: jwksHandler(deps.domain) },
     { method: 'GET', path: '/healthz', handler: healthzHandler() },
     { method: 'GET', path: '/readyz', handler: readyzHandler([deps.domain], deps.draining) },
@@ -87,8 +97,20 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
       res.locals.route = route.path;
       next();
     };
-    const chain: RequestHandler[] = guard && !route.public ? [tag, guard, route.handler] : [tag, route.handler];
+    const chain: RequestHandler[] = [tag];
+    if (route.browser) chain.push(browserCors());
+    if (guard && !route.public) chain.push(guard);
+    chain.push(route.handler);
     app[route.method.toLowerCase() as Lowercase<Method>](route.path, ...chain);
+  }
+  for (const path of new Set(routes.filter((r) => r.browser).map((r) => r.path))) {
+    const methods = methodsByPath.get(path) ?? [];
+    const answer = preflight(methods.join(', '));
+    app.options(path, (req: Request, res: Response) => {
+      res.locals.route = path;
+      answer(req, res);
+    });
+    methods.push('OPTIONS');
   }
   for (const [path, methods] of methodsByPath) {
     const allow = [...new Set([...methods, ...(methods.includes('GET') ? ['HEAD'] : [])])].join(', ');

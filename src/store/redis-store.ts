@@ -355,6 +355,10 @@ export class RedisStore implements Store {
       keyPrefix: this.namespace + options.keyPrefix,
       points: options.points,
       duration: options.durationSeconds,
+      ...(options.blockInMemoryWhenExceeded && {
+        inMemoryBlockOnConsumed: options.points + 1,
+        inMemoryBlockDuration: options.durationSeconds,
+      }),
       // Fail closed: no insurance limiter, and no waiting for a connection.
       rejectIfRedisNotReady: true,
     });

@@ -37,6 +37,11 @@ export interface RateLimiterOptions {
   readonly keyPrefix: string;
   readonly points: number;
   readonly durationSeconds: number;
+  /**
+   * Once a key is over the limit, refuse it from memory for the rest of the
+   * window without asking the store (a flood costs no store traffic).
+   */
+  readonly blockInMemoryWhenExceeded?: boolean;
 }
 
 /**

@@ -14,6 +14,7 @@ import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
 import { createRedisClient, RedisStore } from '../../src/store/redis-store';
 import type { Store } from '../../src/store/store';
 import { namespaceFor } from '../../src/store/open-stores';
+import { createRateLimits, DEFAULT_RATE_LIMITS, type RateLimitSettings } from '../../src/http/rate-limits';
 import { testRedisUrl, uniquePrefix } from './redis';
 import { expectResponseToMatchSpec } from './openapi';
 
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   memoryBackend?: MemoryBackend;
   masterKey?: Buffer;
   clock?: FrozenClock;
+  /** Rate limits (default: generous, so tests from one address are not limited). */
+  rateLimits?: Partial<RateLimitSettings>;
   /** Extra ioredis options (e.g. an ACL username/password). */
   redisOverrides?: Parameters<typeof createRedisClient>[1];
 }
@@ -45,6 +48,13 @@ export interface TestGateway {
   http(listener: Environment | 'admin'): ReturnType<typeof request>;
   close(): Promise<void>;
 }
+
+/** Tests come from one address: limits high enough never to trip unless a test sets its own. */
+const GENEROUS_LIMITS: RateLimitSettings = {
+  ...DEFAULT_RATE_LIMITS,
+  signInPerIp: { points: 100_000, durationSeconds: 60 },
+  failedApiKeyPerIp: { points: 100_000, durationSeconds: 60 },
+};
 
 const OPENAPI = readFileSync(resolve(__dirname, '../../openapi.yaml'), 'utf8');
 
@@ -97,7 +107,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   }
   for (const env of ENVIRONMENTS) {
     const { server, url } = await listen(
-      createEnvironmentApp({ domain: domains[env], log, metrics, openapiYaml: OPENAPI, sdkScript: null, draining: () => false }),
+      createEnvironmentApp({
+        domain: domains[env],
+        rateLimits: createRateLimits(stores[env], { ...GENEROUS_LIMITS, ...options.rateLimits }),
+        log, metrics, openapiYaml: OPENAPI, sdkScript: null, draining: () => false }),
     );
     servers.push(server);
     urls[env] = url;

@@ -2,12 +2,14 @@ import type { Request, Response } from 'express';
 import { bearerToken } from '../body';
 import type { EnvironmentDeps } from '../deps';
 import { iso } from '../../domain/clock';
+import { checkOrigin } from '../middleware/cors';
 
 /** POST /live_api/v1/users/verification-token — a 5-minute token for the signed-in visitor. */
 export function issueVerificationTokenHandler(deps: EnvironmentDeps) {
   const { sessions, verificationTokens } = deps.domain;
   return async function issueVerificationToken(req: Request, res: Response): Promise<void> {
     const session = await sessions.requireSessionByToken(bearerToken(req));
+    checkOrigin(res, await deps.domain.sites.getSiteCached(session.siteId));
     const active = await sessions.touchSession(session);
     const { token, expiresAt } = await verificationTokens.issueVerificationToken(active);
     res.setHeader('Cache-Control', 'no-store');
@@ -20,6 +22,7 @@ export function getSessionHandler(deps: EnvironmentDeps) {
   const { sessions, users } = deps.domain;
   return async function getSession(req: Request, res: Response): Promise<void> {
     const session = await sessions.findSessionByToken(bearerToken(req));
+    if (session) checkOrigin(res, await deps.domain.sites.getSiteCached(session.siteId));
     const user = session ? await users.findUser(session.siteId, session.userId) : null;
     if (session && user) await sessions.touchSession(session);
     res.setHeader('Cache-Control', 'no-store');
@@ -32,6 +35,7 @@ export function endSessionHandler(deps: EnvironmentDeps) {
   const { sessions } = deps.domain;
   return async function endSession(req: Request, res: Response): Promise<void> {
     const session = await sessions.requireSessionByToken(bearerToken(req));
+    checkOrigin(res, await deps.domain.sites.getSiteCached(session.siteId));
     await sessions.endSession(session);
     res.status(204).end();
   };

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRecord } from '../../domain/api-keys';
+import { VerigateError } from '../../domain/errors';
 import type { ExchangeResult } from '../../domain/exchange';
 import { readJsonBody, validate } from '../body';
 import type { EnvironmentDeps } from '../deps';
@@ -20,8 +21,17 @@ export function exchangeHandler(deps: EnvironmentDeps) {
   const outcomes = metrics.exchangeOutcomes;
   const environment = domain.environment;
 
-  const authenticateApiKey = (req: Request): Promise<ApiKeyRecord> =>
-    domain.apiKeys.authenticate(req.headers['x-api-key'] as string | undefined);
+  const limits = deps.rateLimits;
+
+  /** The key, or its refusal; refusals count against the caller's address (a flood of bad keys gets 429). */
+  const authenticateApiKey = async (req: Request): Promise<ApiKeyRecord> => {
+    try {
+      return await domain.apiKeys.authenticate(req.headers['x-api-key'] as string | undefined);
+    } catch (err) {
+      if (err instanceof VerigateError && err.status === 401) await limits.failedApiKeyPerIp.consume(req.ip ?? 'unknown');
+      throw err;
+    }
+  };
 
   const parseBody = async (req: Request) => validate(ExchangeBody, await readJsonBody(req));
 
@@ -34,6 +44,7 @@ export function exchangeHandler(deps: EnvironmentDeps) {
 
   return async function exchangeVerificationToken(req: Request, res: Response): Promise<void> {
     const apiKey = await authenticateApiKey(req);
+    await limits.exchangePerApiKey.consume(apiKey.keyId);
     const body = await parseBody(req);
     const result = await domain.exchange.exchangeVerificationToken(apiKey, body.userVerificationToken, body.productId);
     respond(res, result);
