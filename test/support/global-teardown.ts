@@ -5,8 +5,3 @@ export default async function globalTeardown(): Promise<void> {
   globalThis.__verigateTestRedis = undefined;
   if (server) await server.stop();
 }
-const t0 = Date.now();
-const iv = setInterval(() => {
-  console.error('RESOURCES', Date.now() - t0, process.getActiveResourcesInfo().join(','));
-}, 300);
-iv.unref();

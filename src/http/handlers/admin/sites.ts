@@ -13,7 +13,9 @@ const origin = z.union([
     .refine((s) => {
       try {
         const u = new URL(s);
-        return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === s;
+        // WHATWG URL accepts `*` (and other odd characters) in a host; an origin's host never has them.
+        const host = /^(?:[a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(u.hostname);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && host && u.origin === s;
       } catch {
         return false;
       }
