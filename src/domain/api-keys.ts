@@ -61,13 +61,19 @@ export class ApiKeys {
     input: { name: string; expiresAt?: number | null },
   ): Promise<{ record: ApiKeyRecord; apiKey: string }> {
     await this.sites.getSite(siteId);
+    const now = this.ctx.clock.now();
+    if (input.expiresAt != null && input.expiresAt <= now) {
+      throw new VerigateError('invalid_request', 'expiresAt must be in the future', {
+        errors: [{ path: 'expiresAt', message: 'must be in the future' }],
+      });
+    }
     const apiKey = generateCredential(this.ctx.environment, 'sk');
     const record: ApiKeyRecord = {
       keyId: newKeyId(),
       siteId,
       name: input.name,
       last4: last4(apiKey),
-      createdAt: this.ctx.clock.now(),
+      createdAt: now,
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
     };

@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { VerigateError } from '../../../domain/errors';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
 import { domainFor, instant, param } from './common';
@@ -12,12 +11,8 @@ export function apiKeyHandlers(deps: AdminDeps) {
   return {
     async createApiKey(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
+      // expiresAt is checked against the domain's clock (in createApiKey), not the wall clock.
       const input = validate(CreateApiKey, await readJsonBody(req));
-      if (input.expiresAt !== undefined && input.expiresAt <= Date.now()) {
-        throw new VerigateError('invalid_request', 'expiresAt must be in the future', {
-          errors: [{ path: 'expiresAt', message: 'must be in the future' }],
-        });
-      }
       const { record, apiKey } = await domain.apiKeys.createApiKey(param(req, 'siteId'), input);
       res.status(201).setHeader('Cache-Control', 'no-store');
       res.json({ ...domain.apiKeys.view(record), apiKey });
