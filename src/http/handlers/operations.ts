@@ -38,6 +38,9 @@ export function sdkHandler(script: string | null) {
     if (script === null) throw new VerigateError('not_found', 'The browser SDK has not been built (npm run build)');
     res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
     res.setHeader('Cache-Control', 'public, max-age=300');
+    // Customers' pages load this with <script src> from their own origin;
+    // helmet's default `same-origin` would make the browser refuse it.
+    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     res.end(script);
   };
 }
