@@ -46,7 +46,8 @@ export class SecretBox {
   decrypt(sealed: string, context: string): string {
     const [version, iv, body, tag] = sealed.split('.');
     if (version !== 'v1' || !iv || body === undefined || !tag) throw new Error('sealed value has an unknown format');
-    const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, Buffer.from(iv, 'base64url'));
+    // Pin the tag length: otherwise GCM accepts a truncated tag (a prefix of the real one), down to 4 bytes.
+    const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, Buffer.from(iv, 'base64url'), { authTagLength: 16 });
     decipher.setAAD(Buffer.from(context));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
