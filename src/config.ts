@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { inspect } from 'node:util';
 import { z } from 'zod';
@@ -60,7 +61,10 @@ export interface Config {
   readonly redisCommandTimeoutMs: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   readonly shutdownGraceMs: number;
-  /** Number of worker processes (1 = no cluster module). */
+  /**
+   * Number of worker processes (1 = no cluster module). `WORKERS`, else one
+   * per core when `NODE_ENV=production` on Redis, else 1.
+   */
   readonly workers: number;
 }
 
@@ -312,7 +316,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: values.LOG_LEVEL as LogLevel,
     redisCommandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS as number,
     shutdownGraceMs: values.SHUTDOWN_GRACE_MS as number,
-    workers: values.WORKERS as number,
+    workers: isSet('WORKERS')
+      ? (values.WORKERS as number)
+      : env.NODE_ENV === 'production' && persistent
+        ? availableParallelism()
+        : 1,
   };
   // Logging the config object by mistake must not print the secrets.
   Object.defineProperty(config, 'toJSON', { value: () => redactedConfigSummary(config), enumerable: false });

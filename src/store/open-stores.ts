@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { Environment } from '../domain/environments';
 import { MemoryBackend, MemoryStore } from './memory-store';
-import { createRedisClient, RedisStore } from './redis-store';
+import { createRedisConnections, RedisStore, type RedisTarget } from './redis-store';
 import type { Store } from './store';
 
 export const namespaceFor = (prefix: string, env: Environment): string => `${prefix}:${env}:`;
@@ -23,23 +23,22 @@ export function openStores(
       sandbox: new MemoryStore({ namespace: namespaceFor(keyPrefix, 'sandbox'), shared: backend }),
     };
   }
-  if (store.kind === 'cluster') {
-    // TODO(issue 7): Redis Cluster client; config already validates REDIS_CLUSTER_NODES.
-    throw new Error('REDIS_CLUSTER_NODES is not supported yet: use REDIS_URL');
-  }
-  const open = (env: Environment): Store => {
-    const url = store.urls[env];
-    const clientOptions = { commandTimeoutMs: config.redisCommandTimeoutMs };
-    return new RedisStore({
+  const clientOptions = { commandTimeoutMs: config.redisCommandTimeoutMs };
+  const open = (env: Environment, target: RedisTarget): Store =>
+    new RedisStore({
       namespace: namespaceFor(keyPrefix, env),
-      client: createRedisClient(url, clientOptions),
-      subscriberFactory: () => createRedisClient(url, { ...clientOptions, overrides: { autoResubscribe: false } }),
+      ...createRedisConnections(target, clientOptions),
       onError: (err) => onError(err, env),
     });
-  };
+  if (store.kind === 'cluster') {
+    // Both environments on one cluster, each with its own connections (a
+    // store closes its own) and its own `<prefix>:<environment>:` keys.
+    const target = { clusterNodes: store.nodes };
+    return { live: open('live', target), sandbox: open('sandbox', target) };
+  }
   // An environment with neither listener nor admin has no URL (config allows that only then): no store.
   return {
-    ...(store.urls.live !== '' && { live: open('live') }),
-    ...(store.urls.sandbox !== '' && { sandbox: open('sandbox') }),
+    ...(store.urls.live !== '' && { live: open('live', { url: store.urls.live }) }),
+    ...(store.urls.sandbox !== '' && { sandbox: open('sandbox', { url: store.urls.sandbox }) }),
   };
 }

@@ -1,4 +1,5 @@
-import Redis, { type Cluster, type RedisOptions } from 'ioredis';
+import { randomInt } from 'node:crypto';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { RateLimiterAbstract, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
 import type { ChannelListener, RateLimiterOptions, Store, Subscription, WriteOp } from './store';
@@ -12,9 +13,11 @@ import type { ChannelListener, RateLimiterOptions, Store, Subscription, WriteOp 
  *   of a script calling SET, INCRBY, PTTL and EXPIRE (Redis 7 checks the
  *   commands a script calls against the user too); `get`/`block` use
  *   MULTI GET PTTL EXEC and MULTI SET PTTL EXEC; `delete` uses DEL.
- * - QUIT on close (falls back to dropping the connection).
+ * - QUIT on close (Redis 7 does not ACL-check it; listed for completeness;
+ *   falls back to dropping the connection).
  * Never sent: INFO (ready check off), CLIENT SETNAME/SETINFO (no connection
  * name, client info off), SELECT (use db 0), KEYS/SCAN, FLUSH*, CONFIG.
+ * On Redis Cluster, add {@link REDIS_CLUSTER_EXTRA_COMMANDS}.
  */
 export const REDIS_COMMANDS_USED = [
   'GET',
@@ -38,8 +41,31 @@ export const REDIS_COMMANDS_USED = [
   'QUIT',
 ] as const;
 
-/** A single Redis or (later) a Redis Cluster client. */
+/**
+ * What the ioredis Cluster client sends on top of {@link REDIS_COMMANDS_USED}
+ * (test/contract/redis-cluster-store.test.ts runs the contract as an ACL
+ * user allowed only both lists, on every node):
+ * - `CLUSTER SLOTS`, to learn which node serves which slot (at connect, and
+ *   again after a MOVED or a lost node);
+ * - `CLIENT SETNAME`, which ioredis always sends on the short-lived
+ *   connection it opens for `CLUSTER SLOTS` (it ignores a refusal, but every
+ *   refusal lands in the ACL log).
+ * Not sent: `CLUSTER INFO` (the cluster ready check is off). Entries are ACL
+ * subcommand names (`+cluster|slots`).
+ */
+export const REDIS_CLUSTER_EXTRA_COMMANDS = ['CLUSTER|SLOTS', 'CLIENT|SETNAME'] as const;
+
+/** A single Redis or a Redis Cluster client. */
 export type RedisClient = Redis | Cluster;
+
+/** One Redis server (a Redis Cluster seed node). */
+export interface RedisNodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where a store keeps its data: one Redis (by URL) or one Redis Cluster (by seed nodes). */
+export type RedisTarget = { readonly url: string } | { readonly clusterNodes: readonly RedisNodeAddress[] };
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
@@ -49,8 +75,13 @@ export interface RedisClientOptions {
   readonly commandTimeoutMs?: number;
   /** Bound on establishing the TCP connection; default 1000 ms. */
   readonly connectTimeoutMs?: number;
-  /** Extra ioredis options, applied last. */
+  /**
+   * Extra ioredis options, applied last. On a cluster they apply to every
+   * node connection (e.g. an ACL `username` and `password`).
+   */
   readonly overrides?: RedisOptions;
+  /** Extra ioredis Cluster options, applied last (cluster only). */
+  readonly clusterOverrides?: ClusterOptions;
 }
 
 /**
@@ -64,12 +95,24 @@ export interface RedisClientOptions {
  * so behind a stuck pipeline the wait would no longer be bounded by
  * `commandTimeoutMs`.
  */
-export function createRedisClient(url: string, opts: RedisClientOptions = {}): Redis {
-  return new Redis(url, {
+export function createRedisClient(target: string | RedisNodeAddress, opts: RedisClientOptions = {}): Redis {
+  const options = nodeOptions(opts);
+  return typeof target === 'string'
+    ? new Redis(target, options)
+    : new Redis({ ...options, host: target.host, port: target.port });
+}
+
+/** The fail-fast options of one connection (see {@link createRedisClient}). */
+function nodeOptions(opts: RedisClientOptions): RedisOptions {
+  return {
     commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
+    // A command in flight when the connection drops is rejected at once and
+    // never resent after a reconnect: its caller has already been told it
+    // failed, so a late replay could only clobber newer data.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
     retryStrategy: (times: number) => Math.min(50 * times, 1000),
     lazyConnect: false,
     // The ready check sends INFO and client info sends CLIENT SETINFO; a
@@ -77,8 +120,91 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
     enableReadyCheck: false,
     disableClientInfo: true,
     enableAutoPipelining: false,
+    // disconnect() (used only to abandon a connection) otherwise keeps a 2 s
+    // timer alive when the socket is already dead, delaying process exit.
+    disconnectTimeout: 500,
     ...opts.overrides,
+  };
+}
+
+/**
+ * An ioredis Cluster client with the same fail-fast behaviour as
+ * {@link createRedisClient}: per-node command and connect timeouts, no
+ * queue while the cluster is not ready, no resend after a drop, and reconnection to the
+ * seed nodes forever with a small capped backoff. Node connections are made
+ * by ioredis from `redisOptions` (the same options as a single connection).
+ *
+ * Redirections (MOVED/ASK during resharding, TRYAGAIN, CLUSTERDOWN during a
+ * failover) are followed a few times, 100 ms apart, so a failover costs a
+ * few hundred milliseconds of retries, then the caller gets an error (503).
+ */
+export function createRedisClusterClient(nodes: readonly RedisNodeAddress[], opts: RedisClientOptions = {}): Cluster {
+  if (nodes.length === 0) throw new TypeError('a Redis Cluster needs at least one seed node');
+  // Node connections never reconnect by themselves (ioredis refreshes the
+  // slots instead) and queue until their lazy connect is done.
+  const { retryStrategy: _retry, enableOfflineQueue: _queue, lazyConnect: _lazy, ...redisOptions } = nodeOptions(opts);
+  return new Cluster(
+    nodes.map(({ host, port }) => ({ host, port })),
+    {
+      redisOptions,
+      enableOfflineQueue: false,
+      // The ready check sends CLUSTER INFO; knowing the slots is enough.
+      enableReadyCheck: false,
+      enableAutoPipelining: false,
+      clusterRetryStrategy: (times: number) => Math.min(50 * times, 1000),
+      slotsRefreshTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      maxRedirections: 5,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      ...opts.clusterOverrides,
+    },
+  );
+}
+
+/** How many times a cluster subscriber retries its node before moving to another. */
+const CLUSTER_SUBSCRIBER_RETRIES = 3;
+
+/**
+ * Commands connection and subscriber factory for `target`.
+ *
+ * On a cluster, PUBLISH reaches every node, so the subscriber is a plain
+ * connection to one node (not ioredis' own cluster subscriber, which moves
+ * between nodes silently: the store must see every drop to keep its caches
+ * honest). It retries its node a few times, then ends; the store then asks
+ * the factory again, which picks the next known node.
+ */
+export function createRedisConnections(
+  target: RedisTarget,
+  opts: RedisClientOptions = {},
+): { client: RedisClient; subscriberFactory: () => RedisClient } {
+  const subscriberOptions = (extra: RedisOptions): RedisClientOptions => ({
+    ...opts,
+    overrides: { ...opts.overrides, autoResubscribe: false, ...extra },
   });
+  if ('url' in target) {
+    return {
+      client: createRedisClient(target.url, opts),
+      subscriberFactory: () => createRedisClient(target.url, subscriberOptions({})),
+    };
+  }
+  const seeds = target.clusterNodes;
+  const cluster = createRedisClusterClient(seeds, opts);
+  let next = randomInt(1024);
+  return {
+    client: cluster,
+    subscriberFactory: () => {
+      const known = cluster.nodes('all').map((node) => ({ host: node.options.host, port: node.options.port }));
+      const candidates = known.length > 0 ? known : seeds;
+      const node = candidates[next++ % candidates.length] as RedisNodeAddress;
+      return createRedisClient(
+        node,
+        subscriberOptions({
+          retryStrategy: (times: number) => (times > CLUSTER_SUBSCRIBER_RETRIES ? null : Math.min(100 * times, 1000)),
+        }),
+      );
+    },
+  };
 }
 
 export interface RedisStoreOptions {
@@ -87,7 +213,8 @@ export interface RedisStoreOptions {
   /** Commands connection (from `createRedisClient`). Closed by `close()`. */
   readonly client: RedisClient;
   /**
-   * Makes the dedicated subscriber connection, lazily, at most once. It
+   * Makes the dedicated subscriber connection, lazily; called again only
+   * when that connection has ended for good (gave up reconnecting). It
    * should be made with `autoResubscribe: false`: the store resubscribes
    * itself after a reconnect, so it knows when the subscription is back.
    */
@@ -98,18 +225,46 @@ export interface RedisStoreOptions {
   readonly onError?: (err: Error, connection: 'commands' | 'subscriber') => void;
 }
 
-export interface RedisStoreConnectOptions {
-  readonly url: string;
+export type RedisStoreConnectOptions = RedisTarget & {
   readonly namespace: string;
   readonly commandTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   readonly onError?: RedisStoreOptions['onError'];
-}
+  /** Extra ioredis options for every connection (e.g. ACL credentials). */
+  readonly overrides?: RedisOptions;
+};
 
 function normalizeTtl(ttlMs: number | undefined): number | undefined {
   if (ttlMs === undefined) return undefined;
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
   return Math.ceil(ttlMs);
+}
+
+/**
+ * The part of `key` Redis Cluster hashes to pick a slot: what is inside the
+ * first `{…}` when that is not empty, else the whole key.
+ */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return key.slice(open + 1, close);
+  }
+  return key;
+}
+
+/**
+ * Multi-key calls promise one hash tag (Store). Checked on every Redis, not
+ * only on a cluster, so a call that would fail with CROSSSLOT in production
+ * fails in every test run too.
+ */
+function checkOneSlot(method: string, keys: readonly string[]): void {
+  if (keys.length < 2) return;
+  const tag = hashTagOf(keys[0] as string);
+  const stray = keys.find((key) => hashTagOf(key) !== tag);
+  if (stray !== undefined) {
+    throw new TypeError(`${method}: every key must share one hash tag (Redis Cluster slot); ${keys[0]} and ${stray} do not`);
+  }
 }
 
 const unavailable = (err: unknown): StoreUnavailableError =>
@@ -197,6 +352,10 @@ export class RedisStore implements Store {
   private readonly channels = new Map<string, Set<Entry>>();
   /** Bumped each time the subscriber connection closes. */
   private subscriberGeneration = 0;
+  /** Replacing a subscriber connection that ended for good. */
+  private replaceTimer: NodeJS.Timeout | undefined;
+  /** Subscriber connections that ended in a row without becoming ready. */
+  private subscriberFailures = 0;
   private closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -210,20 +369,21 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Connects to `url` and waits until Redis answers; rejects with
+   * Connects to `url` (or the cluster's seed nodes) and waits until Redis answers; rejects with
    * StoreUnavailableError (and leaves nothing open) when it does not.
    */
   static async connect(options: RedisStoreConnectOptions): Promise<RedisStore> {
     const clientOptions: RedisClientOptions = {
       ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
     };
-    const client = createRedisClient(options.url, clientOptions);
+    const target: RedisTarget = 'url' in options ? { url: options.url } : { clusterNodes: options.clusterNodes };
+    const { client, subscriberFactory } = createRedisConnections(target, clientOptions);
     const store = new RedisStore({
       namespace: options.namespace,
       client,
-      subscriberFactory: () =>
-        createRedisClient(options.url, { ...clientOptions, overrides: { autoResubscribe: false } }),
+      subscriberFactory,
       readyTimeoutMs:
         (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) +
         (options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
@@ -245,6 +405,11 @@ export class RedisStore implements Store {
 
   getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return this.run(async () => []);
+    try {
+      checkOneSlot('getMany', keys);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.run(() => this.client.mget(keys.map((key) => this.namespace + key)));
   }
 
@@ -267,6 +432,10 @@ export class RedisStore implements Store {
     let ttls: (number | undefined)[];
     try {
       ttls = ops.map((op) => (op.op === 'set' ? normalizeTtl(op.ttlMs) : undefined));
+      checkOneSlot(
+        'write',
+        ops.map((op) => op.key),
+      );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -327,7 +496,7 @@ export class RedisStore implements Store {
     try {
       await subscriber.subscribe(full);
     } catch (err) {
-      this.removeEntry(full, entry);
+      void this.removeEntry(full, entry);
       throw unavailable(err);
     }
     // If the connection dropped meanwhile, the entry stays inactive until
@@ -344,7 +513,7 @@ export class RedisStore implements Store {
       },
       async close() {
         entry.active = false;
-        store.removeEntry(full, entry);
+        await store.removeEntry(full, entry);
       },
     };
   }
@@ -374,6 +543,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.replaceTimer);
     for (const entries of this.channels.values()) for (const entry of entries) entry.active = false;
     this.channels.clear();
     const subscriber = this.subscriber;
@@ -389,12 +559,19 @@ export class RedisStore implements Store {
     }
   }
 
-  private removeEntry(full: string, entry: Entry): void {
+  /** Forgets `entry`; unsubscribes when it was the channel's last listener. */
+  private async removeEntry(full: string, entry: Entry): Promise<void> {
     const entries = this.channels.get(full);
     if (entries === undefined || !entries.delete(entry) || entries.size > 0) return;
     this.channels.delete(full);
     const subscriber = this.subscriber;
-    if (subscriber !== undefined && subscriber.status === 'ready') subscriber.unsubscribe(full).catch(() => undefined);
+    if (subscriber === undefined || subscriber.status !== 'ready') return;
+    try {
+      await subscriber.unsubscribe(full);
+    } catch {
+      // Messages for a channel nobody listens to are dropped anyway, and a
+      // reconnect resubscribes only the channels still listened to.
+    }
   }
 
   private ensureSubscriber(): RedisClient {
@@ -414,9 +591,32 @@ export class RedisStore implements Store {
       }
     });
     subscriber.on('close', () => this.subscriberDown());
-    subscriber.on('end', () => this.subscriberDown());
-    subscriber.on('ready', () => void this.resubscribe(subscriber));
+    subscriber.on('end', () => {
+      this.subscriberDown();
+      this.replaceSubscriber(subscriber);
+    });
+    subscriber.on('ready', () => {
+      this.subscriberFailures = 0;
+      void this.resubscribe(subscriber);
+    });
     return subscriber;
+  }
+
+  /**
+   * The subscriber connection gave up reconnecting (on a cluster, its node
+   * stayed away): make a new one from the factory (on a cluster, to another
+   * node), after a short capped backoff.
+   */
+  private replaceSubscriber(ended: RedisClient): void {
+    if (this.closed || this.subscriber !== ended) return;
+    ended.removeAllListeners('message');
+    this.subscriber = undefined;
+    const delay = Math.min(100 * 2 ** this.subscriberFailures++, 2000);
+    this.replaceTimer = setTimeout(() => {
+      this.replaceTimer = undefined;
+      if (!this.closed && this.subscriber === undefined && this.channels.size > 0) this.ensureSubscriber();
+    }, delay);
+    this.replaceTimer.unref();
   }
 
   /** The subscriber connection is gone: messages may be missed from now on. */

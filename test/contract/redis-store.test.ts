@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { RedisStore, REDIS_COMMANDS_USED, createRedisClient } from '../../src/store/redis-store';
 import { storeContract } from './store.contract';
-import { testRedisUrl } from '../support/redis';
+import { testRedisUrl, uniquePrefix } from '../support/redis';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
 storeContract('RedisStore', (namespace) => RedisStore.connect({ url: testRedisUrl(), namespace }));
@@ -49,18 +49,35 @@ describe('as a restricted ACL user', () => {
   storeContract('RedisStore (ACL user)', restrictedStore);
 
   it('the ACL user cannot reach outside its namespace', async () => {
-    const store = await restrictedStore('acl:live:');
+    const namespace = `${uniquePrefix()}:live:`;
+    const store = await restrictedStore(namespace);
     const raw = store.client as Redis;
-    await expect(raw.get('acl:sandbox:k')).rejects.toThrow(/NOPERM/);
-    await expect(raw.publish('acl:sandbox:invalidate', 'x')).rejects.toThrow(/NOPERM/);
+    await expect(raw.get(namespace.replace(':live:', ':sandbox:') + 'k')).rejects.toThrow(/NOPERM/);
+    await expect(raw.publish(namespace.replace(':live:', ':sandbox:') + 'invalidate', 'x')).rejects.toThrow(/NOPERM/);
     await expect(raw.call('KEYS', '*')).rejects.toThrow(/NOPERM/);
+    await store.close();
+  });
+
+  it('closing the last subscription of a channel unsubscribes the connection', async () => {
+    const namespace = `${uniquePrefix()}:live:`;
+    const store = await restrictedStore(namespace);
+    const listener = { message: () => undefined, reset: () => undefined };
+    const first = await store.subscribe('invalidate', listener);
+    const second = await store.subscribe('invalidate', listener);
+    const subscribers = async (): Promise<unknown> => (await admin.pubsub('NUMSUB', `${namespace}invalidate`))[1];
+    await expect(subscribers()).resolves.toBe(1);
+    await first.close();
+    await expect(subscribers()).resolves.toBe(1);
+    await second.close();
+    await expect(subscribers()).resolves.toBe(0);
     await store.close();
   });
 });
 
 describe('RedisStore specifics', () => {
-  it('stores keys and channels under the namespace, as plain Redis keys', async () => {
-    const store = await RedisStore.connect({ url: testRedisUrl(), namespace: 'spec:live:' });
+  it('stores keys under the namespace, as plain Redis keys', async () => {
+    const namespace = `${uniquePrefix()}:live:`;
+    const store = await RedisStore.connect({ url: testRedisUrl(), namespace });
     const raw = createRedisClient(testRedisUrl());
     try {
       await new Promise<void>((resolve) => raw.once('ready', () => resolve()));
@@ -68,11 +85,11 @@ describe('RedisStore specifics', () => {
         { op: 'set', key: '{t}:k', value: 'v', ttlMs: 60_000 },
         { op: 'sadd', key: '{t}:s', member: 'm' },
       ]);
-      await expect(raw.get('spec:live:{t}:k')).resolves.toBe('v');
-      const ttl = await raw.pttl('spec:live:{t}:k');
+      await expect(raw.get(`${namespace}{t}:k`)).resolves.toBe('v');
+      const ttl = await raw.pttl(`${namespace}{t}:k`);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(60_000);
-      await expect(raw.smembers('spec:live:{t}:s')).resolves.toEqual(['m']);
+      await expect(raw.smembers(`${namespace}{t}:s`)).resolves.toEqual(['m']);
       await expect(raw.get('{t}:k')).resolves.toBeNull();
     } finally {
       raw.disconnect();

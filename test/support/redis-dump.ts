@@ -1,17 +1,5 @@
 import Redis from 'ioredis';
 import { testRedisUrl } from './redis';
-import { testRedisClusterNodes } from './redis-cluster';
-
-/**
- * Where the gateways of this run keep their data: the given URL, else every
- * node of the test Redis Cluster (TEST_STORE=cluster; each key lives on one
- * node, and PUBSUB CHANNELS answers per node), else the test Redis.
- */
-function serverUrls(url: string | undefined): string[] {
-  if (url !== undefined) return [url];
-  const nodes = testRedisClusterNodes();
-  return nodes ? nodes.map(({ host, port }) => `redis://${host}:${port}`) : [testRedisUrl()];
-}
 
 export interface DumpedKey {
   readonly key: string;
@@ -24,12 +12,7 @@ export interface DumpedKey {
  * Every key under `<prefix>:` with its contents, read with a raw client.
  * Tests may SCAN; the app never does (its ACL has no SCAN/KEYS).
  */
-export async function dumpPrefix(prefix: string, url?: string): Promise<DumpedKey[]> {
-  const dumps = await Promise.all(serverUrls(url).map((server) => dumpServer(prefix, server)));
-  return dumps.flat().sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-async function dumpServer(prefix: string, url: string): Promise<DumpedKey[]> {
+export async function dumpPrefix(prefix: string, url: string = testRedisUrl()): Promise<DumpedKey[]> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await client.connect();
   try {
@@ -74,12 +57,7 @@ async function dumpServer(prefix: string, url: string): Promise<DumpedKey[]> {
 }
 
 /** Pub/sub channels with at least one subscriber under `<prefix>:`. */
-export async function channelsUnder(prefix: string, url?: string): Promise<string[]> {
-  const perServer = await Promise.all(serverUrls(url).map((server) => channelsOn(prefix, server)));
-  return [...new Set(perServer.flat())];
-}
-
-async function channelsOn(prefix: string, url: string): Promise<string[]> {
+export async function channelsUnder(prefix: string, url: string = testRedisUrl()): Promise<string[]> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await client.connect();
   try {

@@ -57,6 +57,24 @@ function pingOnce(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Children still running when this process exits (a test file that forgot
+ * `stop()`, a worker shut down early) are killed with it, not left behind.
+ * A parent killed by a signal cannot do this; such a server must be killed
+ * by hand.
+ */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const live of liveChildren) live.kill('SIGKILL');
+  });
+}
+
 interface Running {
   readonly child: ChildProcess;
   /** Settles once the process has exited and its output is closed. */
@@ -66,6 +84,7 @@ interface Running {
 async function spawnServer(port: number, extraArgs: readonly string[]): Promise<Running> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs];
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-4000);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { inspect } from 'node:util';
 import { ConfigError, loadConfig, redactedConfigSummary, redactUrl } from '../../src/config';
 
@@ -191,6 +192,15 @@ describe('loadConfig stores', () => {
   it('allows more than one worker only with Redis', () => {
     expect(problemsOf({ WORKERS: '4' })).toEqual([expect.stringMatching(/^WORKERS must be 1 on the embedded store/)]);
     expect(loadConfig({ WORKERS: '4', REDIS_URL: 'redis://r:6379', ...REDIS_SECRETS }).workers).toBe(4);
+  });
+
+  it('defaults WORKERS to one per core in production on Redis, else 1', () => {
+    const redis = { REDIS_URL: 'redis://r:6379', ...REDIS_SECRETS };
+    expect(loadConfig({ ...redis, NODE_ENV: 'production' }).workers).toBe(availableParallelism());
+    expect(loadConfig({ ...redis, NODE_ENV: 'production', WORKERS: '1' }).workers).toBe(1);
+    expect(loadConfig(redis).workers).toBe(1);
+    // The embedded store keeps one process: its data lives in it.
+    expect(loadConfig({ NODE_ENV: 'production' }).workers).toBe(1);
   });
 });
 

@@ -1,0 +1,241 @@
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+import { StoreUnavailableError } from '../../src/domain/errors';
+import { keys } from '../../src/store/keys';
+import {
+  createRedisClient,
+  hashTagOf,
+  REDIS_CLUSTER_EXTRA_COMMANDS,
+  REDIS_COMMANDS_USED,
+  RedisStore,
+} from '../../src/store/redis-store';
+import type { ChannelListener } from '../../src/store/store';
+import { startRedisCluster, testRedisClusterNodes, type RedisClusterHandle } from '../support/redis-cluster';
+import { pollUntil } from '../support/poll';
+import { storeContract } from './store.contract';
+
+/**
+ * The store contract on a real 3-master Redis Cluster: the one global-setup
+ * started (TEST_STORE=cluster), or one started here, so the default
+ * `npm test` proves the cluster path too.
+ */
+let own: RedisClusterHandle | undefined;
+let nodes: { host: string; port: number }[];
+
+beforeAll(async () => {
+  const shared = testRedisClusterNodes();
+  if (shared) {
+    nodes = shared;
+  } else {
+    own = await startRedisCluster();
+    nodes = own.nodes.map(({ host, port }) => ({ host, port }));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await own?.stop();
+});
+
+/** A plain connection to one node (admin: the default user). */
+async function nodeClient(node: { host: string; port: number }): Promise<Redis> {
+  const client = createRedisClient(node);
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('end', () => reject(new Error(`node ${node.port} unreachable`)));
+  });
+  return client;
+}
+
+/** Records what a subscription is told. */
+class Recorder implements ChannelListener {
+  readonly messages: string[] = [];
+  resets = 0;
+  message(payload: string): void {
+    this.messages.push(payload);
+  }
+  reset(): void {
+    this.resets++;
+  }
+}
+
+storeContract('RedisStore on Redis Cluster', (namespace) => RedisStore.connect({ clusterNodes: nodes, namespace }));
+
+/**
+ * As a restricted ACL user, created on every node (ACL users are per node,
+ * not shared by the cluster): proves REDIS_COMMANDS_USED plus
+ * REDIS_CLUSTER_EXTRA_COMMANDS is all a cluster deployment needs.
+ */
+describe('on Redis Cluster, as a restricted ACL user on every node', () => {
+  let admins: Redis[] = [];
+
+  beforeAll(async () => {
+    admins = await Promise.all(nodes.map(nodeClient));
+  });
+  afterAll(() => {
+    for (const admin of admins) admin.disconnect();
+  });
+
+  const restrictedStore = async (namespace: string): Promise<RedisStore> => {
+    const user = `c${createHash('sha256').update(namespace).digest('hex').slice(0, 16)}`;
+    const password = `${user}-pw`;
+    const rules = [
+      'reset',
+      'on',
+      `>${password}`,
+      `~${namespace}*`,
+      `&${namespace}*`,
+      '-@all',
+      ...[...REDIS_COMMANDS_USED, ...REDIS_CLUSTER_EXTRA_COMMANDS].map((command) => `+${command.toLowerCase()}`),
+    ];
+    await Promise.all(admins.map((admin) => admin.call('ACL', 'SETUSER', user, ...rules)));
+    return RedisStore.connect({ clusterNodes: nodes, namespace, overrides: { username: user, password } });
+  };
+
+  storeContract('RedisStore on Redis Cluster (ACL user)', restrictedStore);
+
+  it('leaves nothing in the ACL log of any node', async () => {
+    // ioredis ignores some refusals (CLIENT SETNAME); the log shows them all.
+    const store = await restrictedStore('aclc:live:');
+    await store.write([{ op: 'set', key: '{x}:k', value: 'v' }]);
+    await store.subscribe('invalidate', new Recorder());
+    await store.rateLimiter({ keyPrefix: 'rl:acl', points: 5, durationSeconds: 60 }).consume('k');
+    await store.close();
+    const logs = await Promise.all(admins.map((admin) => admin.call('ACL', 'LOG') as Promise<unknown[]>));
+    const entries = logs.flat().map((entry) => JSON.stringify(entry));
+    expect(entries.filter((entry) => entry.includes('aclc') || /c[0-9a-f]{16}/.test(entry))).toEqual([]);
+  });
+});
+
+describe('RedisStore on Redis Cluster specifics', () => {
+  let admins: Redis[] = [];
+
+  beforeAll(async () => {
+    admins = await Promise.all(nodes.map(nodeClient));
+  });
+  afterAll(() => {
+    for (const admin of admins) admin.disconnect();
+  });
+
+  it('spreads sites over the nodes, and keeps one site’s keys in one slot', async () => {
+    const store = await RedisStore.connect({ clusterNodes: nodes, namespace: 'spread:live:' });
+    try {
+      const sites = Array.from({ length: 30 }, (_, i) => `site_${i}`);
+      for (const site of sites) {
+        await store.write([
+          { op: 'set', key: keys.site(site), value: 's', ttlMs: 60_000 },
+          { op: 'set', key: keys.user(site, 'u'), value: 'u', ttlMs: 60_000 },
+          { op: 'sadd', key: keys.userSessions(site, 'u'), member: 'sess' },
+          { op: 'del', key: keys.userSessions(site, 'u') },
+        ]);
+      }
+      const slots = await Promise.all(
+        sites.map((site) => admins[0]!.call('CLUSTER', 'KEYSLOT', `spread:live:${keys.site(site)}`) as Promise<number>),
+      );
+      const owners = await Promise.all(
+        admins.map(async (admin) => (await admin.dbsize()) > 0),
+      );
+      expect(new Set(slots).size).toBeGreaterThan(1);
+      expect(owners.filter(Boolean).length).toBeGreaterThan(1);
+      for (const site of sites) {
+        expect(hashTagOf(`spread:live:${keys.user(site, 'u')}`)).toBe(site);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a multi-key call across hash tags before sending it (it would be CROSSSLOT)', async () => {
+    const store = await RedisStore.connect({ clusterNodes: nodes, namespace: 'cross:live:' });
+    try {
+      await expect(store.getMany(['{a}:k', '{b}:k'])).rejects.toThrow(TypeError);
+      await expect(
+        store.write([
+          { op: 'set', key: '{a}:k', value: 'v' },
+          { op: 'set', key: 'untagged', value: 'v' },
+        ]),
+      ).rejects.toThrow(/share one hash tag/);
+      await expect(store.getMany(['{a}:k'])).resolves.toEqual([null]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('delivers a message published on any node to a subscriber on any other', async () => {
+    const store = await RedisStore.connect({ clusterNodes: nodes, namespace: 'bcast:live:' });
+    const recorder = new Recorder();
+    try {
+      const subscription = await store.subscribe('invalidate', recorder);
+      expect(subscription.active).toBe(true);
+      for (const [i, admin] of admins.entries()) {
+        await admin.publish('bcast:live:invalidate', `via-${i}`);
+      }
+      await pollUntil(async () => recorder.messages.length, (n) => n === admins.length, { what: 'messages from every node' });
+      expect(recorder.messages.sort()).toEqual(admins.map((_, i) => `via-${i}`).sort());
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/**
+ * Kills the node the subscriber is on: on its own cluster, since the cluster
+ * is down for the others meanwhile.
+ */
+describe('RedisStore on Redis Cluster when the subscriber’s node dies', () => {
+  let cluster: RedisClusterHandle;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('goes inactive and resets, moves to another node, resubscribes and delivers again', async () => {
+    const seeds = cluster.nodes.map(({ host, port }) => ({ host, port }));
+    const store = await RedisStore.connect({ clusterNodes: seeds, namespace: 'move:live:', commandTimeoutMs: 500 });
+    const admins = await Promise.all(seeds.map(nodeClient));
+    try {
+      const recorder = new Recorder();
+      const subscription = await store.subscribe('invalidate', recorder);
+      expect(subscription.active).toBe(true);
+      expect(recorder.resets).toBe(1);
+
+      const numsub = async (admin: Redis): Promise<number> => {
+        const reply = (await admin.call('PUBSUB', 'NUMSUB', 'move:live:invalidate')) as [string, number];
+        return Number(reply[1]);
+      };
+      const counts = await Promise.all(admins.map(numsub));
+      const victim = counts.findIndex((n) => n === 1);
+      expect(counts.filter((n) => n === 1)).toHaveLength(1);
+
+      admins[victim]!.disconnect();
+      await cluster.nodes[victim]!.kill();
+      await pollUntil(async () => subscription.active, (active) => !active, { what: 'inactive subscription' });
+      expect(recorder.resets).toBeGreaterThanOrEqual(2);
+
+      const survivors = admins.filter((_, i) => i !== victim);
+      const resetsWhileDown = recorder.resets;
+      await pollUntil(async () => subscription.active, (active) => active, {
+        timeoutMs: 15_000,
+        what: 'subscription active again on another node',
+      });
+      expect(recorder.resets).toBeGreaterThan(resetsWhileDown);
+      const moved = await Promise.all(survivors.map(numsub));
+      expect(moved.reduce((a, b) => a + b, 0)).toBe(1);
+
+      await survivors[0]!.publish('move:live:invalidate', 'after-move');
+      await pollUntil(async () => recorder.messages, (m) => m.includes('after-move'), { what: 'message after move' });
+
+      // Keys served by the dead node fail closed; the store stays usable for the rest.
+      const err = await store.ping().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (err !== undefined) expect(err).toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      for (const admin of admins) admin.disconnect();
+      await store.close();
+    }
+  }, 60_000);
+});

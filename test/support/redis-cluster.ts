@@ -1,0 +1,243 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** One node of a test Redis Cluster. */
+export interface RedisClusterNode {
+  readonly host: string;
+  readonly port: number;
+  /** SIGKILL the node and wait for it to exit (the cluster then misses its slots). */
+  kill(): Promise<void>;
+  /** Start it again on the same port with the same nodes file (it rejoins the cluster). */
+  restart(): Promise<void>;
+}
+
+/** A 3-master Redis Cluster on 127.0.0.1, for tests. */
+export interface RedisClusterHandle {
+  readonly nodes: readonly RedisClusterNode[];
+  /** `127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`, as `REDIS_CLUSTER_NODES` takes it. */
+  readonly nodesEnv: string;
+  /** Stop every node and remove the cluster's files. */
+  stop(): Promise<void>;
+}
+
+const SERVER = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+const CLI = process.env.REDIS_CLI_BIN ?? 'redis-cli';
+const MASTERS = 3;
+/** The cluster bus listens on port + 10000: both must be free and below 65536. */
+const BUS_OFFSET = 10_000;
+/**
+ * Below Linux's default ephemeral range (32768-60999) with the bus port too,
+ * so an outgoing connection cannot take either between the check and the bind.
+ */
+const PORT_RANGE = { min: 20_000, max: 32_768 - BUS_OFFSET } as const;
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** `count` ports P such that P and P + 10000 are free. */
+async function clusterPorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let attempt = 0; ports.length < count && attempt < 200; attempt++) {
+    const port = PORT_RANGE.min + Math.floor(Math.random() * (PORT_RANGE.max - PORT_RANGE.min));
+    if (ports.some((p) => Math.abs(p - port) < 2 || Math.abs(p + BUS_OFFSET - port) < 2 || Math.abs(p - BUS_OFFSET - port) < 2)) continue;
+    if ((await portIsFree(port)) && (await portIsFree(port + BUS_OFFSET))) ports.push(port);
+  }
+  if (ports.length < count) throw new Error('could not find free ports for a Redis Cluster');
+  return ports;
+}
+
+/** Sends one inline command over a raw socket; resolves with the reply text, or null on error/timeout. */
+function rawCommand(port: number, command: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let reply = '';
+    let expected = -1;
+    const finish = (value: string | null): void => {
+      socket.destroy();
+      resolve(value);
+    };
+    socket.setTimeout(500, () => finish(null));
+    socket.once('error', () => finish(null));
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('utf8');
+      const lineEnd = reply.indexOf('\r\n');
+      if (lineEnd === -1) return;
+      if (reply[0] !== '$') return finish(reply.slice(0, lineEnd));
+      if (expected < 0) expected = Number(reply.slice(1, lineEnd));
+      const body = reply.slice(lineEnd + 2);
+      if (Buffer.byteLength(body) >= expected + 2) finish(body.slice(0, expected));
+    });
+  });
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly exit: Promise<void>;
+}
+
+async function spawnNode(port: number, dir: string): Promise<Running> {
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--save', '',
+    '--appendonly', 'no',
+    '--dir', dir,
+    '--cluster-enabled', 'yes',
+    '--cluster-config-file', `nodes-${port}.conf`,
+    // A killed node is noticed in 2 s instead of 15.
+    '--cluster-node-timeout', '2000',
+  ];
+  const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let failure: Error | undefined;
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    failure =
+      err.code === 'ENOENT'
+        ? new Error(`redis-server not found (${SERVER}): apt-get install redis-server, or set REDIS_SERVER_BIN`)
+        : err;
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  void exit.then(() => {
+    exited = true;
+  });
+  for (let attempt = 0; attempt < 250; attempt++) {
+    if (failure) throw failure;
+    if (exited) throw new Error(`redis-server (cluster node) on port ${port} exited before answering PING:\n${output}`);
+    if ((await rawCommand(port, 'PING')) === '+PONG') return { child, exit };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill('SIGKILL');
+  await exit;
+  throw new Error(`redis-server (cluster node) on port ${port} did not answer PING in time:\n${output}`);
+}
+
+function run(command: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(err.code === 'ENOENT' ? new Error(`redis-cli not found (${CLI}): apt-get install redis-tools`) : err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+/** Polls every node until each reports `cluster_state:ok` and knows all the others, at most `timeoutMs`. */
+async function awaitClusterOk(ports: readonly number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const infos = await Promise.all(ports.map((port) => rawCommand(port, 'CLUSTER INFO')));
+    const ok = infos.every(
+      (info) =>
+        info !== null &&
+        info.includes('cluster_state:ok') &&
+        info.includes('cluster_slots_ok:16384') &&
+        info.includes(`cluster_known_nodes:${ports.length}`),
+    );
+    if (ok) return;
+    last = infos.map((info, i) => `${ports[i]}: ${info?.split('\r\n').slice(0, 6).join(' ') ?? 'no answer'}`).join('\n');
+    if (Date.now() >= deadline) throw new Error(`Redis Cluster not ok after ${timeoutMs} ms:\n${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Starts 3 `redis-server --cluster-enabled yes` masters on free 127.0.0.1
+ * ports (no replicas, nothing on disk but the nodes files in a temp dir),
+ * joins them with `redis-cli --cluster create`, and resolves once every
+ * node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(): Promise<RedisClusterHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'verigate-cluster-'));
+  const running = new Map<number, Running>();
+  const stopAll = async (signal: NodeJS.Signals): Promise<void> => {
+    const all = [...running.values()];
+    running.clear();
+    for (const { child } of all) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    }
+    await Promise.all(all.map(({ exit }) => exit));
+  };
+  try {
+    let ports: number[] = [];
+    // A port found free may be taken before redis-server binds it: try a few sets.
+    for (let attempt = 0; ; attempt++) {
+      ports = await clusterPorts(MASTERS);
+      try {
+        for (const port of ports) running.set(port, await spawnNode(port, dir));
+        break;
+      } catch (err) {
+        await stopAll('SIGKILL');
+        if (attempt >= 4) throw err;
+      }
+    }
+    await run(CLI, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], 30_000);
+    await awaitClusterOk(ports, 15_000);
+
+    const nodes: RedisClusterNode[] = ports.map((port) => ({
+      host: '127.0.0.1',
+      port,
+      async kill() {
+        const current = running.get(port);
+        if (!current) return;
+        running.delete(port);
+        current.child.kill('SIGKILL');
+        await current.exit;
+      },
+      async restart() {
+        if (running.has(port)) throw new Error(`cluster node ${port} is still running`);
+        running.set(port, await spawnNode(port, dir));
+      },
+    }));
+    return {
+      nodes,
+      nodesEnv: ports.map((p) => `127.0.0.1:${p}`).join(','),
+      async stop() {
+        await stopAll('SIGTERM');
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await stopAll('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** `host:port,host:port` (TEST_REDIS_CLUSTER_NODES, REDIS_CLUSTER_NODES) as addresses. */
+export function parseClusterNodes(value: string): { host: string; port: number }[] {
+  return value.split(',').map((entry) => {
+    const colon = entry.lastIndexOf(':');
+    return { host: entry.slice(0, colon), port: Number(entry.slice(colon + 1)) };
+  });
+}
+
+/** The cluster every test may use, when global-setup started one (`TEST_STORE=cluster`); else undefined. */
+export function testRedisClusterNodes(): { host: string; port: number }[] | undefined {
+  const value = process.env.TEST_REDIS_CLUSTER_NODES;
+  return value ? parseClusterNodes(value) : undefined;
+}
