@@ -1,0 +1,186 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { resolve } from 'node:path';
+import { uniquePrefix } from './redis';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** Where the gateway processes keep their data. */
+export type ProcessStore = { readonly redisUrl: string } | { readonly clusterNodes: string };
+
+/** What several gateway processes must share to act as one deployment. */
+export interface Deployment {
+  readonly store: ProcessStore;
+  readonly prefix: string;
+  readonly masterKey: string;
+  readonly adminToken: string;
+}
+
+export function newDeployment(store: ProcessStore): Deployment {
+  return {
+    store,
+    prefix: uniquePrefix(),
+    masterKey: randomBytes(32).toString('base64'),
+    adminToken: randomBytes(32).toString('base64url'),
+  };
+}
+
+/** A `node src/main.ts` child process (through tsx, so no build is needed). */
+export interface GatewayProcess {
+  readonly pid: number;
+  readonly urls: { readonly live: string; readonly sandbox: string; readonly admin: string };
+  /** Everything it wrote to stdout (JSON log lines) so far. */
+  stdout(): string;
+  /** Everything it wrote to stderr (the banner, crashes) so far. */
+  stderr(): string;
+  /** Log lines (JSON) parsed, non-JSON lines skipped. */
+  logLines(): Record<string, unknown>[];
+  /** Settles when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (default SIGTERM) and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolvePort(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+export interface StartGatewayProcessOptions {
+  /** Extra environment variables (e.g. WORKERS, LOG_LEVEL). */
+  readonly env?: Record<string, string>;
+  /** How long to wait for GET /readyz to answer 200 on every listener; default 30 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * Starts the real gateway (`src/main.ts`, run by tsx: the same code as
+ * `npm run dev`) on free ports chosen here, configured only by environment
+ * variables, and resolves once live, sandbox and admin answer.
+ * The public URLs are fixed per deployment (as behind a load balancer), so
+ * every process issues tokens with the same `iss`.
+ */
+export async function startGatewayProcess(
+  deployment: Deployment,
+  options: StartGatewayProcessOptions = {},
+): Promise<GatewayProcess> {
+  const [live, sandbox, admin] = [await freePort(), await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'test',
+    LIVE_PORT: String(live),
+    SANDBOX_PORT: String(sandbox),
+    ADMIN_PORT: String(admin),
+    LIVE_PUBLIC_URL: 'https://api.verigate.test',
+    SANDBOX_PUBLIC_URL: 'https://api-sandbox.verigate.test',
+    REDIS_KEY_PREFIX: deployment.prefix,
+    VERIGATE_MASTER_KEY: deployment.masterKey,
+    VERIGATE_ADMIN_TOKEN: deployment.adminToken,
+    LOG_LEVEL: 'info',
+    ...('redisUrl' in deployment.store
+      ? { REDIS_URL: deployment.store.redisUrl }
+      : { REDIS_CLUSTER_NODES: deployment.store.clusterNodes }),
+    ...options.env,
+  };
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+
+  const urls = {
+    live: `http://127.0.0.1:${live}`,
+    sandbox: `http://127.0.0.1:${sandbox}`,
+    admin: `http://127.0.0.1:${admin}`,
+  };
+  const handle: GatewayProcess = {
+    pid: child.pid as number,
+    urls,
+    stdout: () => out,
+    stderr: () => err,
+    logLines: () =>
+      out.split('\n').flatMap((line) => {
+        try {
+          const parsed: unknown = JSON.parse(line);
+          return parsed && typeof parsed === 'object' ? [parsed as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      }),
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (!hasExited) child.kill(signal);
+      return exited;
+    },
+  };
+
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  const answers = async (url: string): Promise<boolean> => {
+    try {
+      return (await fetch(url, { signal: AbortSignal.timeout(1000) })).status === 200;
+    } catch {
+      return false;
+    }
+  };
+  for (;;) {
+    if (hasExited) throw new Error(`gateway process exited before it was ready:\n${err}\n${out}`);
+    const ready = await Promise.all([
+      answers(`${urls.live}/readyz`),
+      answers(`${urls.sandbox}/readyz`),
+      answers(`${urls.admin}/readyz`),
+    ]);
+    if (ready.every(Boolean)) return handle;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`gateway process not ready in time:\n${err}\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A small JSON client for one process (fetch; no supertest, these are real servers). */
+export function httpClient(gateway: GatewayProcess, adminToken: string) {
+  const call = async (
+    listener: 'live' | 'sandbox' | 'admin',
+    method: string,
+    path: string,
+    { body, headers = {} }: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`${gateway.urls[listener]}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(listener === 'admin' ? { Authorization: `Bearer ${adminToken}` } : {}),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(5000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  return {
+    call,
+    admin: (method: string, path: string, body?: unknown) =>
+      call('admin', method, `/admin/v1/live${path}`, body === undefined ? {} : { body }),
+  };
+}
