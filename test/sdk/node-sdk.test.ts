@@ -156,7 +156,7 @@ describe('environment mix-ups', () => {
 
   it.each([
     ['a publishable key', () => live.publishableKey, /publishable key/],
-    ['a typo', () => `${live.apiKey.slice(0, 20)}X${live.apiKey.slice(21)}`, /typo/],
+    ['a typo', () => `${live.apiKey.slice(0, 20)}${live.apiKey[20] === 'X' ? 'Y' : 'X'}${live.apiKey.slice(21)}`, /typo/],
     ['a truncated key', () => live.apiKey.slice(0, -1), /typo/],
   ])('refuses %s as apiKey with invalid_api_key', (_what, apiKey, message) => {
     const err = thrownBy(() => createVerigateClient({ apiKey: apiKey() }));

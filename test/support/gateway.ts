@@ -11,14 +11,21 @@ import { FrozenClock } from '../../src/domain/clock';
 import { ENVIRONMENTS, type Environment } from '../../src/domain/environments';
 import { createMetrics } from '../../src/ops/metrics';
 import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
-import { createRedisClient, RedisStore } from '../../src/store/redis-store';
+import { createRedisClient, createRedisConnections, RedisStore } from '../../src/store/redis-store';
 import type { Store } from '../../src/store/store';
 import { namespaceFor } from '../../src/store/open-stores';
 import { createRateLimits, DEFAULT_RATE_LIMITS, type RateLimitSettings } from '../../src/http/rate-limits';
 import { testRedisUrl, uniquePrefix } from './redis';
+import { GatewayAclUsers } from './redis-acl';
 import { expectResponseToMatchSpec } from './openapi';
+import { testRedisClusterNodes } from './redis-cluster';
 
-export type StoreKind = 'redis' | 'memory';
+/**
+ * `redis`: the test Redis (TEST_REDIS_URL); `cluster`: the test Redis Cluster
+ * (TEST_REDIS_CLUSTER_NODES, started by global-setup with TEST_STORE=cluster).
+ * Default: `cluster` under TEST_STORE=cluster (unless `redisUrl` is given), else `redis`.
+ */
+export type StoreKind = 'redis' | 'memory' | 'cluster';
 
 export interface GatewayOptions {
   store?: StoreKind;
@@ -32,8 +39,15 @@ export interface GatewayOptions {
   clock?: FrozenClock;
   /** Rate limits (default: generous, so tests from one address are not limited). */
   rateLimits?: Partial<RateLimitSettings>;
-  /** Extra ioredis options (e.g. an ACL username/password). */
+  /** Extra client options (timeouts, ioredis overrides). */
   redisOverrides?: Parameters<typeof createRedisClient>[1];
+  /**
+   * Connect each environment's store as its own restricted Redis ACL user,
+   * created for this gateway (default true; see test/support/redis-acl.ts).
+   * Falls back to the URL's user, with one warning, where the server
+   * refuses ACL SETUSER — never on the Redis the test run started itself.
+   */
+  acl?: boolean;
 }
 
 export interface TestGateway {
@@ -44,6 +58,12 @@ export interface TestGateway {
   readonly domains: Record<Environment, Domain>;
   readonly stores: Record<Environment, Store>;
   readonly urls: Record<Environment | 'admin', string>;
+  /**
+   * The Redis ACL users the stores connect as (null on the memory store, with
+   * `acl: false`, or where the server refused ACL SETUSER). `close()` fails
+   * when Redis refused either user a command, key or channel.
+   */
+  readonly acl: GatewayAclUsers | null;
   /** supertest against a listener; every response is checked against openapi.yaml by `checked`. */
   http(listener: Environment | 'admin'): ReturnType<typeof request>;
   close(): Promise<void>;
@@ -69,25 +89,23 @@ async function listen(app: Parameters<typeof createServer>[1]): Promise<{ server
  * ephemeral ports, over real Redis (default) or the embedded store.
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
-  const kind = options.store ?? 'redis';
+  const kind = options.store ?? (process.env.TEST_STORE === 'cluster' && !options.redisUrl ? 'cluster' : 'redis');
   const prefix = options.prefix ?? uniquePrefix();
   const masterKey = options.masterKey ?? randomBytes(32);
   const clock = options.clock ?? new FrozenClock(Date.now());
   const adminToken = randomBytes(24).toString('base64url');
   const backend = options.memoryBackend ?? new MemoryBackend();
+  const redisUrl = kind === 'redis' ? (options.redisUrl ?? testRedisUrl()) : '';
+  // One Redis: each environment as its own restricted ACL user. (On a cluster the contract test
+  // test/contract/redis-cluster-store.test.ts carries the ACL proof; users would be needed on every node.)
+  const acl = kind === 'redis' && options.acl !== false ? await GatewayAclUsers.provision(redisUrl, prefix) : null;
   const open = (env: Environment): Store => {
     const namespace = namespaceFor(prefix, env);
     if (kind === 'memory') return new MemoryStore({ namespace, shared: backend, now: () => clock.now() });
-    const url = options.redisUrl ?? testRedisUrl();
-    return new RedisStore({
-      namespace,
-      client: createRedisClient(url, options.redisOverrides),
-      subscriberFactory: () =>
-        createRedisClient(url, {
-          ...options.redisOverrides,
-          overrides: { ...options.redisOverrides?.overrides, autoResubscribe: false },
-        }),
-    });
+    const clusterNodes = kind === 'cluster' ? testRedisClusterNodes() : undefined;
+    if (kind === 'cluster' && !clusterNodes) throw new Error('store: cluster needs TEST_REDIS_CLUSTER_NODES (run with TEST_STORE=cluster)');
+    const target = clusterNodes ? { clusterNodes } : { url: acl ? acl.urlFor(env) : redisUrl };
+    return new RedisStore({ namespace, ...createRedisConnections(target, options.redisOverrides) });
   };
   const stores = { live: open('live'), sandbox: open('sandbox') };
   const log = pino({ level: 'silent' });
@@ -128,12 +146,24 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
     domains,
     stores,
     urls,
+    acl,
     http: (listener) => request(urls[listener]),
     async close() {
       for (const s of servers) s.closeAllConnections();
       await Promise.all(servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))));
       await Promise.all(ENVIRONMENTS.map((env) => domains[env].stop()));
       await Promise.all(ENVIRONMENTS.map((env) => stores[env].close()));
+      if (acl) {
+        // The ACL LOG is gone with a restarted Redis, and unreadable with a dead one: check what is there.
+        const denials = await acl.denials().catch(() => []);
+        await acl.close();
+        if (denials.length > 0) {
+          throw new Error(
+            `Redis refused the gateway's ACL users (REDIS_COMMANDS_USED incomplete, or a key outside the namespace): ` +
+              denials.map((d) => `${d.username}: ${d.reason} ${d.object} (${d.context})`).join('; '),
+          );
+        }
+      }
     },
   };
 }

@@ -2,9 +2,12 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { ApiKeyRecord } from '../../domain/api-keys';
 import { VerigateError } from '../../domain/errors';
+import { parseCredential } from '../../domain/credentials';
 import type { ExchangeResult } from '../../domain/exchange';
 import { readJsonBody, validate } from '../body';
 import type { EnvironmentDeps } from '../deps';
+
+const looksLikeSecretKey = (value: string): boolean => parseCredential(value, 'sk').ok;
 
 const ExchangeBody = z.strictObject({
   userVerificationToken: z.string({ error: 'userVerificationToken must be a string' }),
@@ -23,12 +26,21 @@ export function exchangeHandler(deps: EnvironmentDeps) {
 
   const limits = deps.rateLimits;
 
-  /** The key, or its refusal; refusals count against the caller's address (a flood of bad keys gets 429). */
+  /**
+   * The key, or its refusal. A refusal that took a store lookup (a
+   * well-formed key that is unknown, revoked or expired) counts against the
+   * caller's address, so a flood of guesses gets 429 and stops costing
+   * lookups. A malformed key (typo, truncation, other environment) costs no
+   * store work and is refused without touching the store, as SPEC §2 says.
+   */
   const authenticateApiKey = async (req: Request): Promise<ApiKeyRecord> => {
+    const presented = req.headers['x-api-key'] as string | undefined;
     try {
-      return await domain.apiKeys.authenticate(req.headers['x-api-key'] as string | undefined);
+      return await domain.apiKeys.authenticate(presented);
     } catch (err) {
-      if (err instanceof VerigateError && err.status === 401) await limits.failedApiKeyPerIp.consume(req.ip ?? 'unknown');
+      if (err instanceof VerigateError && err.code === 'invalid_api_key' && presented !== undefined && looksLikeSecretKey(presented)) {
+        await limits.failedApiKeyPerIp.consume(req.ip ?? 'unknown');
+      }
       throw err;
     }
   };

@@ -1,0 +1,299 @@
+import { createSecretKey } from 'node:crypto';
+import http from 'node:http';
+import { SignJWT } from 'jose';
+import type request from 'supertest';
+import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
+import { expectResponseToMatchSpec } from '../support/openapi';
+import { pollUntil } from '../support/poll';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { generateCredential } from '../../src/domain/credentials';
+
+/**
+ * Rate limits (src/http/rate-limits.ts), each with a small limit:
+ * - exchanges per API key, counted in the instance's memory;
+ * - refused API keys per client address, counted in the store (shared by
+ *   instances) with an in-memory block once exceeded;
+ * - sign-ins per site (per address: test/http/sign-in.test.ts).
+ *
+ * Decision: the failed-key limit counts only refusals and is checked only
+ * for them. A flood of bad keys from an address gets 429 for more bad keys,
+ * while a valid key from that same address still gets its answer: the
+ * address may be a NAT or a proxy shared with good traffic, and locking
+ * good traffic out would hand an attacker a denial of service for free.
+ */
+
+jest.setTimeout(30_000);
+
+type Reply = { status: number; headers: http.IncomingHttpHeaders; body: Record<string, unknown> };
+
+function expectRateLimited(res: Reply | request.Response, points: number, durationSeconds: number): void {
+  expect(res.status).toBe(429);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body.code).toBe('rate_limited');
+  const retryAfter = Number(res.headers['retry-after']);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(durationSeconds);
+  expect(res.headers.ratelimit).toBe(`limit=${points}, remaining=0, reset=${retryAfter}`);
+  expect(res.headers['ratelimit-policy']).toBe(`${points};w=${durationSeconds}`);
+}
+
+function expectUnavailable(res: request.Response): void {
+  expect(res.status).toBe(503);
+  expect(res.body.code).toBe('store_unavailable');
+  expect(res.headers['retry-after']).toBeDefined();
+}
+
+/** An exchange sent from another loopback address (127.0.0.2, …): another client, as the gateway sees it. */
+function exchangeFrom(gw: TestGateway, localAddress: string, apiKey: string, body: unknown): Promise<Reply> {
+  const url = new URL('/live_api/s2s/v1/users/verification', gw.urls.live);
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        localAddress,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), 'X-API-KEY': apiKey },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          const reply = { status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> };
+          expectResponseToMatchSpec({ ...reply, text }, 'POST', url.pathname);
+          resolve(reply);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function provisionWithToken(gw: TestGateway) {
+  const admin = adminClient(gw, 'live');
+  const site = await admin.provisionSite();
+  await admin.putUser(site.siteId, 'u1');
+  const token = await verificationTokenFor(gw, 'live', await admin.createSession(site.siteId, 'u1'));
+  return { admin, site, token };
+}
+
+describe('exchanges per API key (in memory)', () => {
+  const LIMIT = { points: 3, durationSeconds: 60 };
+  let gw: TestGateway;
+  let site: Provisioned;
+  let token: string;
+  let admin: ReturnType<typeof adminClient>;
+
+  beforeAll(async () => {
+    // A strict refused-key limit too: a limited (valid) key must not count as a refused one.
+    gw = await startGateway({ rateLimits: { exchangePerApiKey: LIMIT, failedApiKeyPerIp: { points: 1, durationSeconds: 60 } } });
+    ({ admin, site, token } = await provisionWithToken(gw));
+  });
+  afterAll(() => gw.close());
+
+  it('answers 429 rate_limited with Retry-After, RateLimit and RateLimit-Policy past the limit', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT.points; i++) {
+      const res = await exchange(gw, 'live', site.apiKey, { userVerificationToken: token });
+      expect(res.body.isAuthenticated).toBe(true);
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 200]);
+    const limited = await exchange(gw, 'live', site.apiKey, { userVerificationToken: token });
+    expectRateLimited(limited, LIMIT.points, LIMIT.durationSeconds);
+    expect(limited.body).not.toHaveProperty('isAuthenticated');
+    // It stays limited: not one more exchange slips through.
+    expectRateLimited(await exchange(gw, 'live', site.apiKey, { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
+  });
+
+  it('leaves other keys alone: another key of the same site, and another site’s key', async () => {
+    const second = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'second' });
+    expect(second.status).toBe(201);
+    const res = await exchange(gw, 'live', second.body.apiKey, { userVerificationToken: token });
+    expect(res.status).toBe(200);
+    expect(res.body.isAuthenticated).toBe(true);
+
+    const other = await provisionWithToken(gw);
+    const otherRes = await exchange(gw, 'live', other.site.apiKey, { userVerificationToken: other.token });
+    expect(otherRes.body.isAuthenticated).toBe(true);
+  });
+
+  it('a limited key is still a valid key: its 429s do not count as refused keys', async () => {
+    for (let i = 0; i < 3; i++) expect((await exchange(gw, 'live', site.apiKey, { userVerificationToken: token })).status).toBe(429);
+    // With a refused-key limit of 1, any of those counted would make this a 429.
+    const bad = await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token });
+    expect(bad.status).toBe(401);
+    expect(bad.body.code).toBe('invalid_api_key');
+  });
+});
+
+describe('refused API keys per client address (in the store)', () => {
+  const LIMIT = { points: 3, durationSeconds: 60 };
+  let gw: TestGateway;
+  let site: Provisioned;
+  let token: string;
+  let revokedKey: string;
+
+  beforeAll(async () => {
+    gw = await startGateway({ rateLimits: { failedApiKeyPerIp: LIMIT } });
+    let admin: ReturnType<typeof adminClient>;
+    ({ admin, site, token } = await provisionWithToken(gw));
+    const doomed = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'doomed' });
+    expect((await admin.call('delete', `/sites/${site.siteId}/api-keys/${doomed.body.keyId}`)).status).toBe(204);
+    revokedKey = doomed.body.apiKey as string;
+  });
+  afterAll(() => gw.close());
+
+  it('after N refused lookups, further well-formed bad keys from the address get 429; malformed keys stay 401 without the store', async () => {
+    const refusals = [
+      await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }),
+      await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }),
+      await exchange(gw, 'live', revokedKey, { userVerificationToken: token }),
+    ];
+    expect(refusals.map((r) => [r.status, r.body.code])).toEqual([
+      [401, 'invalid_api_key'],
+      [401, 'invalid_api_key'],
+      [401, 'invalid_api_key'],
+    ]);
+    for (const bad of [generateCredential('live', 'sk'), revokedKey]) {
+      expectRateLimited(await exchange(gw, 'live', bad, { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
+    }
+    // A typo, another environment's key or no key costs no store work: refused as such, never counted (SPEC §2).
+    const cheap: [string | undefined, string][] = [
+      ['not-a-key', 'invalid_api_key'],
+      [generateCredential('sandbox', 'sk'), 'api_key_wrong_environment'],
+      [undefined, 'missing_api_key'],
+    ];
+    for (const [bad, code] of cheap) {
+      const res = await exchange(gw, 'live', bad, { userVerificationToken: token });
+      expect([res.status, res.body.code]).toEqual([401, code]);
+    }
+  });
+
+  it('a VALID key from the same address still gets its 200, again and again', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await exchange(gw, 'live', site.apiKey, { userVerificationToken: token });
+      expect(res.status).toBe(200);
+      expect(res.body.isAuthenticated).toBe(true);
+      // …and bad keys in between are still refused 429.
+      expect((await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token })).status).toBe(429);
+    }
+  });
+
+  it('another client address is not affected', async () => {
+    const res = await exchangeFrom(gw, '127.0.0.2', generateCredential('live', 'sk'), { userVerificationToken: token });
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('invalid_api_key');
+  });
+
+  it('the count lives in the store: another instance sharing it refuses the next bad key at once', async () => {
+    const peer = await startGateway({ prefix: gw.prefix, masterKey: gw.masterKey, clock: gw.clock, rateLimits: { failedApiKeyPerIp: LIMIT } });
+    try {
+      expectRateLimited(await exchange(peer, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
+      const ok = await exchange(peer, 'live', site.apiKey, { userVerificationToken: token });
+      expect(ok.body.isAuthenticated).toBe(true);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('the other environment counts its own refusals', async () => {
+    const res = await exchange(gw, 'sandbox', generateCredential('sandbox', 'sk'), { userVerificationToken: token });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('sign-ins per site (in the store)', () => {
+  const LIMIT = { points: 2, durationSeconds: 60 };
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({ rateLimits: { signInPerSite: LIMIT } });
+  });
+  afterAll(() => gw.close());
+
+  const signIn = async (site: Provisioned, sub: string) => {
+    const now = Math.floor(gw.clock.now() / 1000);
+    const identityToken = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(sub)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(createSecretKey(Buffer.from(site.identitySecret)));
+    return checked(await gw.http('live').post('/live_api/v1/sessions').send({ publishableKey: site.publishableKey, identityToken }));
+  };
+
+  it('answers 429 past the per-site limit; another site still signs in', async () => {
+    const admin = adminClient(gw, 'live');
+    const busy = await admin.provisionSite({ name: 'Busy' });
+    const quiet = await admin.provisionSite({ name: 'Quiet' });
+    expect((await signIn(busy, 'a')).status).toBe(201);
+    expect((await signIn(busy, 'b')).status).toBe(201);
+    expectRateLimited(await signIn(busy, 'c'), LIMIT.points, LIMIT.durationSeconds);
+    expect((await signIn(quiet, 'a')).status).toBe(201);
+  });
+});
+
+describe('when the store cannot count (a private redis-server)', () => {
+  const LIMIT = { points: 3, durationSeconds: 60 };
+  let server: RedisServerHandle;
+  let gw: TestGateway;
+  let site: Provisioned;
+  let token: string;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    gw = await startGateway({ redisUrl: server.url, rateLimits: { failedApiKeyPerIp: LIMIT }, redisOverrides: { commandTimeoutMs: 300 } });
+    ({ site, token } = await provisionWithToken(gw));
+  });
+  afterAll(async () => {
+    server.thaw();
+    await gw.close();
+    await server.stop();
+  });
+
+  it('while Redis is down a key that needs a lookup is 503 store_unavailable (never 401 nor 200); a malformed one is still 401', async () => {
+    await server.kill();
+    try {
+      // Well-formed but unknown: the lookup itself fails.
+      expectUnavailable(await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }));
+      // The valid key: no guess either way (the session read fails even with the key cached).
+      expectUnavailable(await exchange(gw, 'live', site.apiKey, { userVerificationToken: token }));
+      // Malformed: refused without any store call.
+      for (const bad of ['not-a-key', generateCredential('live', 'sk').slice(0, -1)]) {
+        const res = await exchange(gw, 'live', bad, { userVerificationToken: token });
+        expect([res.status, res.body.code]).toEqual([401, 'invalid_api_key']);
+      }
+    } finally {
+      await server.restart();
+    }
+    // Healed by itself: lookups are answered (and refusals counted) again.
+    await pollUntil(
+      () => exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }),
+      (res) => res.status === 401 || res.status === 429,
+      { timeoutMs: 15_000, intervalMs: 50, what: 'a bad key to be refused again' },
+    );
+  });
+
+  it('once an address is blocked, its well-formed bad keys get 429 without waiting for the count', async () => {
+    for (let i = 0; i <= LIMIT.points; i++) {
+      const res = await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token });
+      if (res.status === 429) break;
+      expect(res.status).toBe(401);
+    }
+    expectRateLimited(await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
+    server.freeze();
+    try {
+      // Anything that needs the store fails closed…
+      expectUnavailable(await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }));
+      // …and a malformed key is refused without it.
+      const res = await exchange(gw, 'live', 'not-a-key', { userVerificationToken: token });
+      expect([res.status, res.body.code]).toEqual([401, 'invalid_api_key']);
+    } finally {
+      server.thaw();
+    }
+  });
+});
