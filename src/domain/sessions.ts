@@ -50,6 +50,32 @@ function sessionTtlMs(session: SessionRecord, now: number): number {
   return Math.max(1, Math.min(session.expiresAt, session.lastActiveAt + session.idleTimeoutSeconds * 1000) - now);
 }
 
+/**
+ * Ends every session of a user in one atomic write (deleting `alsoDelete`,
+ * keys under the same site tag, in the same write), then drops the session
+ * tokens' pointers. The pointers live in other slots; without their session
+ * they lead nowhere, so this second step only saves clutter.
+ */
+export async function endUserSessions(
+  ctx: DomainContext,
+  siteId: string,
+  userId: string,
+  alsoDelete: readonly string[] = [],
+): Promise<void> {
+  const ids = await ctx.store.members(keys.userSessions(siteId, userId));
+  const records = ids.length > 0 ? await ctx.store.getMany(ids.map((id) => keys.session(siteId, id))) : [];
+  await ctx.store.write([
+    ...alsoDelete.map((key) => ({ op: 'del' as const, key })),
+    ...ids.map((id) => ({ op: 'del' as const, key: keys.session(siteId, id) })),
+    { op: 'del', key: keys.userSessions(siteId, userId) },
+  ]);
+  const tokenHashes = records.flatMap((raw) => {
+    const session = parseRecord<SessionRecord>(raw ?? null);
+    return session ? [session.tokenHash] : [];
+  });
+  await Promise.all(tokenHashes.map((h) => ctx.store.write([{ op: 'del', key: keys.sessionByTokenHash(h) }])));
+}
+
 /** Sessions of one environment: a signed-in visitor of one site. */
 export class Sessions {
   constructor(
@@ -194,10 +220,6 @@ export class Sessions {
   /** Signs the user out everywhere. */
   async endAllSessions(siteId: string, userId: string): Promise<void> {
     await this.users.getUser(siteId, userId);
-    const ids = await this.ctx.store.members(keys.userSessions(siteId, userId));
-    await this.ctx.store.write([
-      ...ids.map((id) => ({ op: 'del' as const, key: keys.session(siteId, id) })),
-      { op: 'del', key: keys.userSessions(siteId, userId) },
-    ]);
+    await endUserSessions(this.ctx, siteId, userId);
   }
 }

@@ -3,6 +3,7 @@ import { iso } from './clock';
 import { parseRecord, type DomainContext } from './context';
 import type { Sites } from './sites';
 import { keys } from '../store/keys';
+import { endUserSessions } from './sessions';
 
 export type AttributeValue = string | number | boolean | null;
 export type Attributes = Record<string, AttributeValue>;
@@ -127,11 +128,6 @@ export class Users {
   /** Deletes the user and ends all of their sessions, in one atomic write. */
   async deleteUser(siteId: string, userId: string): Promise<void> {
     await this.getUser(siteId, userId);
-    const sessionIds = await this.ctx.store.members(keys.userSessions(siteId, userId));
-    await this.ctx.store.write([
-      { op: 'del', key: keys.user(siteId, userId) },
-      ...sessionIds.map((sid) => ({ op: 'del' as const, key: keys.session(siteId, sid) })),
-      { op: 'del', key: keys.userSessions(siteId, userId) },
-    ]);
+    await endUserSessions(this.ctx, siteId, userId, [keys.user(siteId, userId)]);
   }
 }

@@ -1,5 +1,6 @@
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
 import { generateCredential } from '../../src/domain/credentials';
+import { SecretBox } from '../../src/domain/secrets';
 
 let gw: TestGateway;
 let admin: ReturnType<typeof adminClient>;
@@ -369,5 +370,24 @@ describe('browser session endpoints', () => {
     const st = await admin.createSession(site.siteId, 'u-twice');
     expect(checked(await gw.http('live').delete('/live_api/v1/session').set('Authorization', `Bearer ${st}`)).status).toBe(204);
     problem(checked(await gw.http('live').delete('/live_api/v1/session').set('Authorization', `Bearer ${st}`)), 401, 'no_session');
+  });
+});
+
+describe('ending sessions leaves no session-token pointer behind', () => {
+  const pointerOf = (sessionToken: string) => `st:${new SecretBox(gw.masterKey, 'live').hash('session-token', sessionToken)}`;
+
+  it('DELETE …/sessions removes every session token pointer', async () => {
+    await admin.putUser(site.siteId, 'ptr-1');
+    const tokens = [await admin.createSession(site.siteId, 'ptr-1'), await admin.createSession(site.siteId, 'ptr-1')];
+    for (const t of tokens) expect(await gw.stores.live.get(pointerOf(t))).not.toBeNull();
+    expect((await admin.call('delete', `/sites/${site.siteId}/users/ptr-1/sessions`)).status).toBe(204);
+    for (const t of tokens) expect(await gw.stores.live.get(pointerOf(t))).toBeNull();
+  });
+
+  it('DELETE …/users/{userId} removes them too', async () => {
+    await admin.putUser(site.siteId, 'ptr-2');
+    const token = await admin.createSession(site.siteId, 'ptr-2');
+    expect((await admin.call('delete', `/sites/${site.siteId}/users/ptr-2`)).status).toBe(204);
+    expect(await gw.stores.live.get(pointerOf(token))).toBeNull();
   });
 });
