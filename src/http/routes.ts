@@ -84,11 +84,24 @@ export function adminRoutes(deps: AdminDeps): Route[] {
 }
 
 /**
- * Mounts a route table: each route, then a 405 (with `Allow`) for other
- * methods on a known path, then a 404 for everything else.
+ * Mounts a route table: the guard (if any) for every non-public route, each
+ * route, then a 405 (with `Allow`) for other methods on a known path, then a
+ * 404 for everything else.
  */
 export function mountRoutes(app: Express, routes: readonly Route[], guard?: RequestHandler): void {
   const methodsByPath = new Map<string, Method[]>();
+  if (guard) {
+    // The guard runs before routing, so without the token even a 404 or 405 says nothing about what exists.
+    const open = new Set(routes.filter((r) => r.public).map((r) => `${r.method} ${r.path}`));
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      if (open.has(`${method} ${req.path}`)) {
+        next();
+        return;
+      }
+      guard(req, res, next);
+    });
+  }
   for (const route of routes) {
     const methods = methodsByPath.get(route.path) ?? [];
     methods.push(route.method);
@@ -99,7 +112,6 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
     };
     const chain: RequestHandler[] = [tag];
     if (route.browser) chain.push(browserCors());
-    if (guard && !route.public) chain.push(guard);
     chain.push(route.handler);
     app[route.method.toLowerCase() as Lowercase<Method>](route.path, ...chain);
   }

@@ -340,3 +340,28 @@ describe('operations on the admin listener', () => {
     problem(res, 404, 'not_found');
   });
 });
+
+describe('admin token before routing', () => {
+  let g: TestGateway;
+  beforeAll(async () => {
+    g = await startGateway();
+  });
+  afterAll(() => g.close());
+
+  it.each([
+    ['a wrong method on a real path', 'put', '/admin/v1/live/sites'],
+    ['an unknown path', 'get', '/admin/v1/live/nothing-here'],
+    ['an unknown environment', 'get', '/admin/v1/staging/sites'],
+  ] as const)('without the token, %s is 401, not 404/405', async (_what, method, path) => {
+    // Not run through `checked`: openapi.yaml documents operations, and these are not ones.
+    const res = await g.http('admin')[method](path);
+    expect(res.status).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(res.body.code).toBe('unauthorized');
+  });
+
+  it('health, readiness and the spec stay open', async () => {
+    for (const path of ['/healthz', '/readyz', '/openapi.yaml']) expect((await g.http('admin').get(path)).status).toBe(200);
+  });
+});
