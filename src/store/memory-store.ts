@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterAbstract, RateLimiterMemory } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
+import { guardLimiter } from './guard-limiter';
 import type { ChannelListener, RateLimiterOptions, Store, Subscription, WriteOp } from './store';
 
 type Entry =
@@ -60,31 +61,6 @@ function normalizeTtl(ttlMs: number | undefined): number | undefined {
   return Math.ceil(ttlMs);
 }
 
-const LIMITER_METHODS = ['consume', 'penalty', 'reward', 'get', 'set', 'block', 'delete'] as const;
-
-/**
- * A view of `inner` (same prototype chain, so `instanceof` and the
- * properties still hold) whose calls reject with StoreUnavailableError once
- * the store is closed.
- */
-function guardLimiter<T extends RateLimiterAbstract>(inner: T, isClosed: () => boolean): T {
-  const outer = Object.create(inner) as T;
-  for (const name of LIMITER_METHODS) {
-    const fn = (inner as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name]!;
-    Object.defineProperty(outer, name, {
-      value: async (...args: unknown[]): Promise<unknown> => {
-        if (isClosed()) throw new StoreUnavailableError(new Error('store is closed'));
-        try {
-          return await fn.apply(inner, args);
-        } catch (err) {
-          if (err instanceof RateLimiterRes || err instanceof StoreUnavailableError) throw err;
-          throw new StoreUnavailableError(err);
-        }
-      },
-    });
-  }
-  return outer;
-}
 
 interface MemorySubscription extends Subscription {
   closeNow(): void;

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { RateLimiterAbstract, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterAbstract, RateLimiterRedis } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
+import { guardLimiter } from './guard-limiter';
 import type { ChannelListener, RateLimiterOptions, Store, Subscription, WriteOp } from './store';
 
 /**
@@ -299,31 +300,6 @@ async function quit(client: RedisClient): Promise<void> {
   }
 }
 
-const LIMITER_METHODS = ['consume', 'penalty', 'reward', 'get', 'set', 'block', 'delete'] as const;
-
-/**
- * A view of `inner` (same prototype chain, so `instanceof` and the
- * properties still hold) whose store failures reject with
- * StoreUnavailableError; a limit hit still rejects with RateLimiterRes.
- */
-function guardLimiter<T extends RateLimiterAbstract>(inner: T, isClosed: () => boolean): T {
-  const outer = Object.create(inner) as T;
-  for (const name of LIMITER_METHODS) {
-    const fn = (inner as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[name]!;
-    Object.defineProperty(outer, name, {
-      value: async (...args: unknown[]): Promise<unknown> => {
-        if (isClosed()) throw new StoreUnavailableError(new Error('store is closed'));
-        try {
-          return await fn.apply(inner, args);
-        } catch (err) {
-          if (err instanceof RateLimiterRes) throw err;
-          throw unavailable(err);
-        }
-      },
-    });
-  }
-  return outer;
-}
 
 interface Entry {
   readonly listener: ChannelListener;

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../domain/errors';
 /**
  * The exchange's answer, typed as openapi.yaml describes it
  * (`#/components/schemas/VerificationResult`). Kept free of server code: this
@@ -127,25 +128,4 @@ export type VerificationResult = VerifiedUser | NotVerified;
  * const isKeyProblem = (code: ApiErrorCode) => code.endsWith('api_key') || code === 'api_key_wrong_environment';
  * ```
  */
-export type ApiErrorCode =
-  | 'invalid_request'
-  | 'invalid_json'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'method_not_allowed'
-  | 'not_found'
-  | 'rate_limited'
-  | 'store_unavailable'
-  | 'missing_api_key'
-  | 'invalid_api_key'
-  | 'api_key_wrong_environment'
-  | 'no_session'
-  | 'invalid_identity_token'
-  | 'invalid_publishable_key'
-  | 'publishable_key_wrong_environment'
-  | 'origin_not_allowed'
-  | 'unauthorized'
-  | 'site_not_found'
-  | 'user_not_found'
-  | 'api_key_not_found'
-  | 'internal_error';
+export type ApiErrorCode = ErrorCode;
