@@ -1,10 +1,13 @@
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { AdminDeps, EnvironmentDeps } from './http/deps';
 import { adminRoutes, environmentRoutes, mountRoutes } from './http/routes';
 import { requestContext } from './http/middleware/request-context';
 import { adminAuth } from './http/middleware/admin-auth';
 import { errorHandler } from './http/middleware/errors';
+import { helmetDefaultHeaders } from './http/middleware/security-headers';
+import { serveHotRoute } from './http/hot-route';
+
+const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
 
 function baseApp(): Express {
   const app = express();
@@ -22,18 +25,23 @@ function baseApp(): Express {
  */
 export function createEnvironmentApp(deps: EnvironmentDeps): Express {
   const app = baseApp();
-  app.use(requestContext(deps.domain.environment, deps.log, deps.metrics));
-  app.use(helmet());
-  mountRoutes(app, environmentRoutes(deps));
-  app.use(errorHandler(deps.log));
+  const context = requestContext(deps.domain.environment, deps.log, deps.metrics, helmetDefaultHeaders());
+  const routes = environmentRoutes(deps);
+  const onError = errorHandler(deps.log);
+  app.use(context);
+  mountRoutes(app, routes);
+  app.use(onError);
+  // The exchange skips Express's router walk (src/http/hot-route.ts; docs/performance.md).
+  const exchange = routes.find((r) => r.method === 'POST' && r.path === EXCHANGE_PATH);
+  if (!exchange) throw new Error(`no route ${EXCHANGE_PATH} in the route table`);
+  serveHotRoute(app, exchange, [context], onError);
   return app;
 }
 
 /** The admin listener's app: both environments, behind the admin token. */
 export function createAdminApp(deps: AdminDeps): Express {
   const app = baseApp();
-  app.use(requestContext('admin', deps.log, deps.metrics));
-  app.use(helmet());
+  app.use(requestContext('admin', deps.log, deps.metrics, helmetDefaultHeaders()));
   mountRoutes(app, adminRoutes(deps), adminAuth(deps.adminToken));
   app.use(errorHandler(deps.log));
   return app;

@@ -170,6 +170,8 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
   const attributes: Attributes = {};
   for (const [claim, value] of Object.entries(payload)) {
     if (NOT_ATTRIBUTES.has(claim)) continue;
+    // `__proto__` cannot be a plain member of a JS object; passing it on would hand customers a pollution vector.
+    if (claim === '__proto__') return fail('malformed', 'The claim "__proto__" cannot be an attribute');
     if (!isAttributeValue(value)) {
       return fail('malformed', `Claim ${JSON.stringify(claim)} must be a string, number, boolean or null to become an attribute`);
     }

@@ -25,23 +25,53 @@ export async function readJsonBody(req: Request, limit = DEFAULT_BODY_LIMIT): Pr
     req.resume();
     throw new VerigateError('unsupported_media_type', 'Send the body as application/json');
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  const text = await readText(req, limit);
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new VerigateError('invalid_json', 'The body is not valid JSON');
   }
+}
+
+/**
+ * The body as UTF-8 text, `payload_too_large` past `limit` bytes. Plain
+ * 'data'/'end' listeners: a stream's async iterator costs several promises
+ * and objects per chunk, and this runs on every exchange.
+ */
+function readText(req: Request, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let first: Buffer | undefined;
+    let rest: Buffer[] | undefined;
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        settled = true;
+        // Keep the stream flowing to its end, so the connection can answer; nothing more is kept.
+        req.resume();
+        reject(new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`));
+      } else if (first === undefined) {
+        first = chunk;
+      } else {
+        (rest ??= [first]).push(chunk);
+      }
+    });
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(rest ? Buffer.concat(rest).toString('utf8') : first ? first.toString('utf8') : '');
+    });
+    // A client that goes away mid-body makes the request emit 'error' ("aborted").
+    // The listener stays until the request is gone: an 'error' after we are done must still find one.
+    req.on('error', (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    });
+  });
 }
 
 /** Validates a parsed body; failures list each problem with its path. */
