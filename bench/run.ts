@@ -1,0 +1,527 @@
+/**
+ * `npm run bench`: verigate's exchange against Node, Express, a minimal
+ * reference exchange and oidc-provider's introspection, in one run, on this
+ * machine. Not part of the test suite. See docs/performance.md.
+ *
+ * Knobs (environment): BENCH_DURATION (seconds measured per row, default and
+ * minimum 10), BENCH_WARMUP (seconds, default 3), BENCH_CLIENT (wrk |
+ * autocannon), BENCH_WRK_THREADS (default 1), BENCH_ONLY (comma-separated row
+ * ids: node, express, reference, oidc, verigate, fresh, mixed — for working
+ * on one lever; the full table needs every row; `none` for none), BENCH_USERS
+ * (default 10000), BENCH_AB (comma-separated project roots, each with a
+ * built dist/, optionally followed by #node-flag#node-flag: their exchange is
+ * measured round by round, interleaved —
+ * BENCH_AB_ROUNDS, BENCH_AB_WORKLOAD=cycle|fresh), BENCH_CPU_PROF (a directory:
+ * verigate runs with --cpu-prof and writes its profile there on exit;
+ * summarise it with `node bench/.build/bench/profile-summary.js <file>`),
+ * BENCH_NODE_FLAGS (extra node flags for verigate, e.g. --trace-gc), BENCH_KEEP
+ * (keep the work directory: plans, verigate's log).
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import Redis from 'ioredis';
+import { SignJWT } from 'jose';
+import { generateCredential } from '../src/domain/credentials';
+import { closeConnections, expectJson, mapBounded } from './lib/http';
+import { pickLoadGenerator, type LoadResult, type LoadSpec, type PlanItem } from './lib/load';
+import { ROOT } from './lib/paths';
+import { cpuMicros, cpuTime, freePort, isAlive, startProcess, stopAll, waitForPort, type Server } from './lib/proc';
+import { startRedis } from './lib/redis-server';
+
+const CONNECTIONS = 32;
+const DURATION = Math.max(10, Number(process.env.BENCH_DURATION ?? 10));
+const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 3));
+const USERS = Number(process.env.BENCH_USERS ?? 10_000);
+const PROVISION_CONCURRENCY = 32;
+const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+const wanted = (id: string): boolean => ONLY === null || ONLY.has(id);
+
+interface Row {
+  readonly id: string;
+  readonly label: string;
+  readonly result: LoadResult;
+  /** Server process CPU (all threads, children included) per request, µs. */
+  readonly cpuUsPerRequest: number;
+  /** redis-server CPU per request, µs (null: the row does not use Redis). */
+  readonly redisUsPerRequest: number | null;
+  /** The part of the server's CPU spent in the kernel (system time). */
+  readonly kernelShare: number;
+  readonly note: string;
+}
+
+const log = (message: string): void => {
+  process.stderr.write(`[bench] ${message}\n`);
+};
+
+async function main(): Promise<number> {
+  const client = pickLoadGenerator();
+  const workDir = mkdtempSync(join(tmpdir(), 'verigate-bench-'));
+  const started = Date.now();
+  const rows: Row[] = [];
+  const problems: string[] = [];
+  log(`client: ${client.name}; ${CONNECTIONS} connections; ${WARMUP} s warm-up + ${DURATION} s measured per row; work dir ${workDir}`);
+
+  const redis = await startRedis();
+  log(`redis-server ${redis.version} at ${redis.url}`);
+  const redisClient = new Redis(redis.url);
+
+  /** Warm up, then measure one row with the server's and Redis's CPU time around the measured part only. */
+  const measure = async (
+    id: string,
+    label: string,
+    server: Server,
+    spec: Omit<LoadSpec, 'durationSeconds' | 'workDir' | 'connections' | 'name'>,
+    options: { usesRedis: boolean; note?: string; warmupPlan?: readonly PlanItem[] },
+  ): Promise<LoadResult> => {
+    const base = { ...spec, connections: CONNECTIONS, workDir };
+    const warm = await client.run({ ...base, name: `${id}-warmup`, plan: options.warmupPlan ?? spec.plan, durationSeconds: WARMUP });
+    if (warm.errors > 0) problems.push(`${label} (warm-up): ${warm.errorDetail}`);
+    const cpu0 = cpuTime(server.pid);
+    const redis0 = cpuMicros(redis.server.pid);
+    const result = await client.run({ ...base, name: id, durationSeconds: DURATION });
+    const cpu1 = cpuTime(server.pid);
+    const cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+    const kernelShare = cpu > 0 ? (cpu1.system - cpu0.system) / cpu : 0;
+    const redisCpu = cpuMicros(redis.server.pid) - redis0;
+    if (!isAlive(server)) problems.push(`${label}: the server died during the run`);
+    if (result.errors > 0) problems.push(`${label}: ${result.errorDetail}`);
+    rows.push({
+      id,
+      label,
+      result,
+      cpuUsPerRequest: cpu / result.requests,
+      redisUsPerRequest: options.usesRedis ? redisCpu / result.requests : null,
+      kernelShare,
+      note: options.note ?? '',
+    });
+    log(`${label}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${(cpu / result.requests).toFixed(0)} µs CPU/req (${Math.round(kernelShare * 100)} % kernel)${result.errors ? `, ERRORS: ${result.errorDetail}` : ''}`);
+    return result;
+  };
+
+  // --- verigate, exactly as in production -----------------------------------------------------
+  const adminToken = randomBytes(32).toString('base64url');
+  const masterKey = randomBytes(32).toString('base64');
+  /** A verigate process from `root` (its dist/main.js); instances share Redis and keys, like a deployment. */
+  const startVerigate = async (
+    name: string,
+    root: string,
+    flags: readonly string[] = [],
+  ): Promise<{ server: Server; livePort: number; adminPort: number; logFile: string }> => {
+    const livePort = await freePort();
+    const adminPort = await freePort();
+    const logFile = join(workDir, `${name}.log`);
+    const server = startProcess(
+      name,
+      process.execPath,
+      [
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
+        ...flags,
+        join(root, 'dist', 'main.js'),
+      ],
+      {
+        PATH: process.env.PATH,
+        NODE_ENV: 'production',
+        REDIS_URL: redis.url,
+        VERIGATE_MASTER_KEY: masterKey,
+        VERIGATE_ADMIN_TOKEN: adminToken,
+        LOG_LEVEL: 'info',
+        LIVE_PORT: String(livePort),
+        // One issuer for every instance, as behind a load balancer: a token from one verifies on all.
+        LIVE_PUBLIC_URL: 'https://api.verigate.bench',
+        SANDBOX_PORT: 'off',
+        ADMIN_PORT: String(adminPort),
+        // One process, like every other row (WORKERS>1 would fork one per core).
+        WORKERS: '1',
+      },
+      logFile,
+    );
+    await waitForPort(livePort, 20_000, () => isAlive(server));
+    await waitForPort(adminPort, 20_000, () => isAlive(server));
+    return { server, livePort, adminPort, logFile };
+  };
+  const main = await startVerigate('verigate', ROOT);
+  const { livePort, adminPort, server: verigate, logFile: verigateLog } = main;
+
+  const admin = { authorization: `Bearer ${adminToken}` };
+  const adminPath = '/admin/v1/live';
+  const site = await expectJson(201, adminPort, 'POST', `${adminPath}/sites`, admin, { name: 'bench' });
+  const siteId = site.siteId as string;
+  const newApiKey = async (name: string): Promise<string> =>
+    (await expectJson(201, adminPort, 'POST', `${adminPath}/sites/${siteId}/api-keys`, admin, { name })).apiKey as string;
+  // One key per verigate row: the per-key exchange limit (in memory, per minute) then never trips in a bench.
+  const apiKeys = { cycle: await newApiKey('bench-cycle'), fresh: await newApiKey('bench-fresh'), mixed: await newApiKey('bench-mixed') };
+
+  let t = Date.now();
+  const sessionTokens = await mapBounded(USERS, PROVISION_CONCURRENCY, async (i) => {
+    const userId = `user-${i}`;
+    await expectJson(201, adminPort, 'PUT', `${adminPath}/sites/${siteId}/users/${userId}`, admin, {
+      email: `user${i}@example.com`,
+      name: `User ${i}`,
+      attributes: { plan: i % 3 === 0 ? 'pro' : 'free', seats: i % 50 },
+      productAccess: [{ productId: 'reports', expiresAt: null }],
+    });
+    const session = await expectJson(201, adminPort, 'POST', `${adminPath}/sites/${siteId}/users/${userId}/sessions`, admin, {});
+    return session.sessionToken as string;
+  });
+  log(`provisioned 1 site, 3 API keys, ${USERS} users with sessions in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+  /** `count` verification tokens through the browser endpoint, round-robin over the sessions. */
+  const issueTokens = async (count: number, offset = 0): Promise<string[]> => {
+    const t0 = Date.now();
+    const tokens = await mapBounded(count, PROVISION_CONCURRENCY, async (i) => {
+      const st = sessionTokens[(offset + i) % USERS] as string;
+      const res = await expectJson(200, livePort, 'POST', '/live_api/v1/users/verification-token', { authorization: `Bearer ${st}` });
+      return res.userVerificationToken as string;
+    });
+    log(`issued ${count} verification tokens in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return tokens;
+  };
+  const exchangePlan = (tokens: readonly string[], apiKey: string): PlanItem[] =>
+    tokens.map((token) => ({ kind: 'r', credential: apiKey, body: JSON.stringify({ userVerificationToken: token }) }));
+
+  // --- the baselines ----------------------------------------------------------------------------
+  // The same request as the exchange (its headers and a body of the same size); the bare servers ignore it.
+  const sampleTokens = await issueTokens(100);
+  const shapePlan = exchangePlan(sampleTokens, apiKeys.cycle);
+  const jsonSpec = { credentialHeader: 'X-API-KEY', contentType: 'application/json' };
+
+  const startBaseline = async (name: string, file: string, env: NodeJS.ProcessEnv = {}): Promise<{ server: Server; port: number }> => {
+    const port = await freePort();
+    const server = startProcess(name, process.execPath, [file], { PATH: process.env.PATH, NODE_ENV: 'production', PORT: String(port), ...env });
+    await waitForPort(port, 20_000, () => isAlive(server));
+    return { server, port };
+  };
+  const build = join(ROOT, 'bench', '.build', 'bench');
+
+  if (wanted('node')) {
+    const { server, port } = await startBaseline('node-bare', join(build, 'node-bare.js'));
+    await measure('node', 'node http, bare (constant JSON)', server, { ...jsonSpec, url: `http://127.0.0.1:${port}${EXCHANGE_PATH}`, plan: shapePlan }, { usesRedis: false });
+    await server.stop();
+  }
+  if (wanted('express')) {
+    const { server, port } = await startBaseline('express-bare', join(build, 'express-bare.js'));
+    await measure('express', 'Express 5 + express.json(), bare', server, { ...jsonSpec, url: `http://127.0.0.1:${port}${EXCHANGE_PATH}`, plan: shapePlan }, { usesRedis: false });
+    await server.stop();
+  }
+  if (wanted('reference')) {
+    // Its own ES256 key, tokens of verigate's shape, users as Redis hashes.
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const issuer = 'http://localhost:8080';
+    const refSite = `site_${randomBytes(12).toString('hex')}`;
+    const refKey = generateCredential('live', 'sk');
+    const now = Math.floor(Date.now() / 1000);
+    const refTokens: string[] = [];
+    const pipeline = redisClient.pipeline();
+    for (let i = 0; i < USERS; i++) {
+      pipeline.hset(`ref:user:user-${i}`, { userId: `user-${i}`, email: `user${i}@example.com`, name: `User ${i}`, plan: 'pro' });
+      refTokens.push(
+        await new SignJWT({ sid: `sess_${randomBytes(12).toString('hex')}`, env: 'live' })
+          .setProtectedHeader({ alg: 'ES256', typ: 'vg-verification+jwt', kid: 'live_reference' })
+          .setIssuer(issuer)
+          .setAudience(refSite)
+          .setSubject(`user-${i}`)
+          .setJti(randomBytes(16).toString('base64url'))
+          .setIssuedAt(now)
+          .setExpirationTime(now + 300)
+          .sign(privateKey),
+      );
+    }
+    await pipeline.exec();
+    const { server, port } = await startBaseline('reference', join(build, 'reference.js'), {
+      REDIS_URL: redis.url,
+      REF_PUBLIC_JWK: JSON.stringify(publicKey.export({ format: 'jwk' })),
+      REF_API_KEYS: JSON.stringify({ [refKey]: refSite }),
+      REF_ISSUER: issuer,
+    });
+    await measure(
+      'reference',
+      'reference: Express + Map + jose ES256 + HGETALL',
+      server,
+      { ...jsonSpec, url: `http://127.0.0.1:${port}${EXCHANGE_PATH}`, plan: exchangePlan(refTokens, refKey), expectBody: '"isAuthenticated":true' },
+      { usesRedis: true },
+    );
+    await server.stop();
+  }
+  if (wanted('oidc')) {
+    const port = await freePort();
+    const server = startProcess('oidc-provider', process.execPath, [join(ROOT, 'bench', 'oidc-introspection.mjs')], {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      PORT: String(port),
+    });
+    const deadline = Date.now() + 20_000;
+    let ready: { token: string; authorization: string } | undefined;
+    while (!ready) {
+      const line = server.output().split('\n').find((l) => l.startsWith('BENCH-READY '));
+      if (line) ready = JSON.parse(line.slice('BENCH-READY '.length)) as { token: string; authorization: string };
+      else if (!isAlive(server) || Date.now() > deadline) throw new Error('oidc-provider did not start');
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    const body = `token=${ready.token}&token_type_hint=access_token`;
+    await measure(
+      'oidc',
+      'oidc-provider 9 introspection (memory adapter)',
+      server,
+      {
+        url: `http://127.0.0.1:${port}/token/introspection`,
+        credentialHeader: 'Authorization',
+        contentType: 'application/x-www-form-urlencoded',
+        plan: [{ kind: 'r', credential: ready.authorization, body }],
+        expectBody: '"active":true',
+      },
+      { usesRedis: false, note: 'opaque token; client_secret_basic' },
+    );
+    await server.stop();
+  }
+
+  // --- verigate's exchange ----------------------------------------------------------------------
+  const verigateUrl = `http://127.0.0.1:${livePort}${EXCHANGE_PATH}`;
+  const verified = '"isAuthenticated":true';
+  let cycleTokens: string[] = [];
+  if (wanted('verigate') || wanted('mixed') || (process.env.BENCH_AB && process.env.BENCH_AB_WORKLOAD !== 'fresh')) cycleTokens = await issueTokens(USERS);
+  if (cycleTokens.length) {
+    // Steady state: every token has been exchanged before, as a page that asks for one and uses it for a
+    // few requests does. The warm-up alone may not reach all 10,000; what a first sight costs is the fresh row.
+    const t0 = Date.now();
+    await mapBounded(cycleTokens.length, PROVISION_CONCURRENCY, async (i) => {
+      const res = await expectJson(200, livePort, 'POST', EXCHANGE_PATH, { 'x-api-key': apiKeys.cycle }, { userVerificationToken: cycleTokens[i] });
+      if (res.isAuthenticated !== true) throw new Error(`priming: token ${i} did not verify: ${JSON.stringify(res)}`);
+    });
+    log(`exchanged each of the ${cycleTokens.length} tokens once in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  if (wanted('verigate')) {
+    await measure(
+      'verigate',
+      `verigate exchange (${USERS.toLocaleString('en-US')} tokens, cycled)`,
+      verigate,
+      { ...jsonSpec, url: verigateUrl, plan: exchangePlan(cycleTokens, apiKeys.cycle), expectBody: verified },
+      { usesRedis: true },
+    );
+  }
+  if (process.env.BENCH_AB) {
+    // Lever A/B: the same workload on verigate builds from other roots, interleaved round by round so that
+    // drifting load on a shared machine hits every build alike. Compare CPU/req first: it drifts least.
+    const roots = process.env.BENCH_AB.split(',');
+    const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 3);
+    const fresh = process.env.BENCH_AB_WORKLOAD === 'fresh';
+    const instances = [];
+    for (const [i, entry] of roots.entries()) {
+      const [root, ...flags] = entry.split('#');
+      instances.push({ root: entry, ...(await startVerigate(`ab-${i}`, root as string, flags)) });
+    }
+    const tokens = cycleTokens.length ? cycleTokens : await issueTokens(USERS);
+    let freshOffset = USERS;
+    const abRows: { root: string; cpu: number; rps: number; p99: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, inst] of instances.entries()) {
+        let plan = exchangePlan(tokens, apiKeys.cycle);
+        let warmupPlan: PlanItem[] | undefined;
+        if (fresh) {
+          const perRun = Math.ceil(Number(process.env.BENCH_AB_FRESH_RPS ?? 3000) * (DURATION + WARMUP) * 1.3);
+          const issued = await issueTokens(perRun, freshOffset);
+          freshOffset += perRun;
+          warmupPlan = exchangePlan(issued.slice(0, Math.ceil(perRun * 0.25)), apiKeys.fresh);
+          plan = exchangePlan(issued.slice(Math.ceil(perRun * 0.25)), apiKeys.fresh);
+        }
+        const result = await measure(`ab-${i}-${round}`, `A/B ${inst.root} (round ${round + 1})`, inst.server, { ...jsonSpec, url: `http://127.0.0.1:${inst.livePort}${EXCHANGE_PATH}`, plan, expectBody: verified }, { usesRedis: true, ...(warmupPlan && { warmupPlan }) });
+        if (fresh && result.wraps > 0) problems.push(`A/B ${inst.root}: ran out of fresh tokens (raise BENCH_AB_FRESH_RPS)`);
+        const row = rows[rows.length - 1] as Row;
+        abRows.push({ root: inst.root, cpu: row.cpuUsPerRequest, rps: result.rps, p99: result.p99Ms });
+      }
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    for (const inst of instances) {
+      const mine = abRows.filter((r) => r.root === inst.root);
+      log(`A/B median of ${rounds} (${fresh ? 'fresh' : 'cycled'} tokens): ${inst.root}: ${Math.round(median(mine.map((r) => r.rps)))} req/s, ${median(mine.map((r) => r.cpu)).toFixed(0)} µs CPU/req, p99 ${median(mine.map((r) => r.p99)).toFixed(1)} ms`);
+      await inst.server.stop();
+    }
+  }
+  if (wanted('fresh')) {
+    // Every request a token never presented before: no cache can help. Sized from a warm-up on tokens of its own.
+    const ceiling = rows.find((r) => r.id === 'verigate')?.result.rps ?? 8000;
+    const warmTokens = await issueTokens(Math.ceil(ceiling * WARMUP * 1.2), 0);
+    const warm = await client.run({ ...jsonSpec, name: 'fresh-sizing', url: verigateUrl, plan: exchangePlan(warmTokens, apiKeys.fresh), expectBody: verified, connections: CONNECTIONS, durationSeconds: WARMUP, workDir });
+    if (warm.errors > 0) problems.push(`verigate fresh (sizing run): ${warm.errorDetail}`);
+    // A warm process answers faster than the sizing run did: twice its rate leaves room.
+    const freshTokens = await issueTokens(Math.ceil(warm.rps * DURATION * 2) + 2000, warmTokens.length);
+    const shortWarmup = await issueTokens(Math.ceil(warm.rps * 1.2) + 200, warmTokens.length + freshTokens.length);
+    const result = await measure(
+      'fresh',
+      'verigate exchange, a fresh token every request',
+      verigate,
+      { ...jsonSpec, url: verigateUrl, plan: exchangePlan(freshTokens, apiKeys.fresh), expectBody: verified },
+      { usesRedis: true, warmupPlan: exchangePlan(shortWarmup, apiKeys.fresh) },
+    );
+    if (result.wraps > 0) problems.push('verigate fresh: ran out of fresh tokens (some were presented twice)');
+  }
+  if (wanted('mixed')) {
+    const unknownKeys = Array.from({ length: 500 }, () => generateCredential('live', 'sk'));
+    const plan: PlanItem[] = cycleTokens.map((token, i) =>
+      i % 5 === 4
+        ? { kind: 'x', credential: unknownKeys[i % unknownKeys.length] as string, body: JSON.stringify({ userVerificationToken: token }) }
+        : { kind: 'r', credential: apiKeys.mixed, body: JSON.stringify({ userVerificationToken: token }) },
+    );
+    const result = await measure(
+      'mixed',
+      'verigate exchange, 20 % unknown API keys',
+      verigate,
+      { ...jsonSpec, url: verigateUrl, plan, expectBody: verified },
+      { usesRedis: true },
+    );
+    rows[rows.length - 1] = {
+      ...(rows[rows.length - 1] as Row),
+      note: `unknown keys answered 401: ${result.refused401}, 429 (failed-key limit per address): ${result.refused429}`,
+    };
+  }
+
+  // --- shut down, then check the log holds no secret ---------------------------------------------
+  closeConnections();
+  await verigate.stop();
+  await redisClient.quit();
+  await redis.server.stop();
+  const logText = readFileSync(verigateLog, 'utf8');
+  const secrets = [...Object.values(apiKeys), ...sessionTokens.slice(0, 200), ...cycleTokens.slice(0, 200), ...sampleTokens];
+  const leaked = secrets.filter((s) => s && logText.includes(s)).length;
+  if (leaked > 0) problems.push(`${leaked} secrets (API keys, session or verification tokens) found in verigate's log`);
+  const logLines = logText.split('\n').filter(Boolean).length;
+
+  // --- report ------------------------------------------------------------------------------------
+  const report = buildReport(rows, {
+    client: client.name,
+    clientThreads: client.threads,
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    redis: redis.version,
+    commit: gitDescribe(),
+    date: new Date(started).toISOString(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    logLines,
+    leaked,
+    problems,
+  });
+  // Only a full run is the table; a run of some rows (BENCH_ONLY, BENCH_AB) goes beside it.
+  const name = ONLY === null && !process.env.BENCH_AB && USERS === 10_000 ? 'latest' : 'partial-latest';
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', `${name}.md`), report.markdown);
+  writeFileSync(join(ROOT, 'bench', 'results', `${name}.json`), `${JSON.stringify(report.json, null, 2)}\n`);
+  process.stdout.write(`\n${report.markdown}\n`);
+  if (process.env.BENCH_KEEP) log(`kept ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+  return problems.length > 0 ? 1 : 0;
+}
+
+function gitDescribe(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).toString().trim() !== '';
+    return dirty ? `${head} + uncommitted src changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+interface Meta {
+  client: string;
+  clientThreads: number;
+  cores: number;
+  cpuModel: string;
+  node: string;
+  redis: string;
+  commit: string;
+  date: string;
+  seconds: number;
+  logLines: number;
+  leaked: number;
+  problems: string[];
+}
+
+function buildReport(rows: readonly Row[], meta: Meta): { markdown: string; json: unknown } {
+  const base = rows.find((r) => r.id === 'verigate');
+  const ratio = (a: number, b: number | undefined): string => (b ? `${(a / b).toFixed(2)}×` : '–');
+  const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const header =
+    '| server / workload | req/s | p50 ms | p99 ms | server CPU µs/req | of which kernel | Redis CPU µs/req | req/s vs verigate | CPU/req vs verigate | responses |\n' +
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+  const lines = rows.map((r) => {
+    const responses = r.result.errors > 0 ? `**${r.result.errors} wrong**: ${r.result.errorDetail}` : `all as expected${r.note ? ` (${r.note})` : ''}`;
+    return `| ${r.label} | ${fmt(r.result.rps)} | ${fmt(r.result.p50Ms, 2)} | ${fmt(r.result.p99Ms, 2)} | ${fmt(r.cpuUsPerRequest)} | ${Math.round(r.kernelShare * 100)} % | ${r.redisUsPerRequest === null ? '–' : fmt(r.redisUsPerRequest)} | ${ratio(r.result.rps, base?.result.rps)} | ${ratio(r.cpuUsPerRequest, base?.cpuUsPerRequest)} | ${responses} |`;
+  });
+  const get = (id: string): Row | undefined => rows.find((r) => r.id === id);
+  const targets: { name: string; met: boolean | null; detail: string }[] = [];
+  const target = (name: string, other: Row | undefined, met: (b: Row, o: Row) => boolean, detail: (b: Row, o: Row) => string): void => {
+    if (!base || !other) targets.push({ name, met: null, detail: 'not measured in this run' });
+    else targets.push({ name, met: met(base, other), detail: detail(base, other) });
+  };
+  target('req/s ≥ 1.0× oidc-provider introspection', get('oidc'), (b, o) => b.result.rps >= o.result.rps, (b, o) => `${(b.result.rps / o.result.rps).toFixed(2)}×`);
+  target('req/s ≥ 1.0× the minimal reference', get('reference'), (b, o) => b.result.rps >= o.result.rps, (b, o) => `${(b.result.rps / o.result.rps).toFixed(2)}×`);
+  target('server CPU/req ≤ the reference’s', get('reference'), (b, o) => b.cpuUsPerRequest <= o.cpuUsPerRequest, (b, o) => `${fmt(b.cpuUsPerRequest)} vs ${fmt(o.cpuUsPerRequest)} µs`);
+  target('p99 ≤ 1.5× Express bare’s', get('express'), (b, o) => b.result.p99Ms <= 1.5 * o.result.p99Ms, (b, o) => `${(b.result.p99Ms / o.result.p99Ms).toFixed(2)}×`);
+
+  const markdown = [
+    `### verigate exchange benchmark — ${meta.date}`,
+    '',
+    header,
+    ...lines,
+    '',
+    `Targets (verigate exchange, cycled tokens): ${targets.map((t) => `${t.name}: ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'} (${t.detail})`).join('; ')}.`,
+    '',
+    `Setup: ${meta.cores} cores (${meta.cpuModel}) shared by the load generator and the server under test — every row pays the client's CPU alike, so compare ratios, not absolute numbers. ` +
+      `Client ${meta.client}, ${CONNECTIONS} connections, ${WARMUP} s warm-up then ${DURATION} s measured per row, 127.0.0.1 only. ` +
+      `Node ${meta.node}, redis-server ${meta.redis} (private, unpersisted), verigate ${meta.commit} as \`node dist/main.js\` with Redis, LOG_LEVEL=info, metrics and rate limits on, WORKERS=1. ` +
+      `CPU is user+system time of the server process (all its threads) from /proc around the measured part, divided by the requests answered; Redis's own CPU is its column. ` +
+      `oidc-provider keeps its tokens in its in-process memory adapter (no network hop); the reference and verigate read Redis. ` +
+      `verigate wrote ${meta.logLines} log lines during the run; ${meta.leaked === 0 ? 'none held' : `${meta.leaked} held`} an API key, a session token or a verification token. The run took ${meta.seconds} s.`,
+    '',
+    meta.problems.length ? `**Problems:**\n${meta.problems.map((p) => `- ${p}`).join('\n')}` : 'Every response was the expected one.',
+    '',
+  ].join('\n');
+  const json = {
+    date: meta.date,
+    commit: meta.commit,
+    setup: { cores: meta.cores, cpuModel: meta.cpuModel, node: meta.node, redis: meta.redis, client: meta.client, clientThreads: meta.clientThreads, connections: CONNECTIONS, warmupSeconds: WARMUP, durationSeconds: DURATION },
+    rows: rows.map((r) => ({
+      id: r.id,
+      label: r.label,
+      requests: r.result.requests,
+      seconds: r.result.seconds,
+      rps: Math.round(r.result.rps),
+      p50Ms: r.result.p50Ms,
+      p99Ms: r.result.p99Ms,
+      cpuUsPerRequest: Math.round(r.cpuUsPerRequest * 10) / 10,
+      kernelShare: Math.round(r.kernelShare * 1000) / 1000,
+      redisCpuUsPerRequest: r.redisUsPerRequest === null ? null : Math.round(r.redisUsPerRequest * 10) / 10,
+      rpsVsVerigate: base ? r.result.rps / base.result.rps : null,
+      cpuVsVerigate: base ? r.cpuUsPerRequest / base.cpuUsPerRequest : null,
+      ok: r.result.ok,
+      refused401: r.result.refused401,
+      refused429: r.result.refused429,
+      errors: r.result.errors,
+      errorDetail: r.result.errorDetail,
+      note: r.note,
+    })),
+    targets,
+    logLines: meta.logLines,
+    problems: meta.problems,
+  };
+  return { markdown, json };
+}
+
+main()
+  .then(async (code) => {
+    await stopAll();
+    process.exit(code);
+  })
+  .catch(async (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    await stopAll();
+    process.exit(2);
+  });
+
+process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
