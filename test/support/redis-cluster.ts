@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { spawnRedisServer, type Running } from './redis-server';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,6 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
-const SERVER = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 const CLI = process.env.REDIS_CLI_BIN ?? 'redis-cli';
 const MASTERS = 3;
 /** The cluster bus listens on port + 10000: both must be free and below 65536. */
@@ -79,51 +79,15 @@ function rawCommand(port: number, command: string): Promise<string | null> {
   });
 }
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly exit: Promise<void>;
-}
-
-async function spawnNode(port: number, dir: string): Promise<Running> {
-  const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', 'no',
+/** One cluster node: a plain redis-server with cluster mode on, in `dir`. */
+function spawnNode(port: number, dir: string): Promise<Running> {
+  return spawnRedisServer(port, [
     '--dir', dir,
     '--cluster-enabled', 'yes',
     '--cluster-config-file', `nodes-${port}.conf`,
     // A killed node is noticed in 2 s instead of 15.
     '--cluster-node-timeout', '2000',
-  ];
-  const child = spawn(SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let failure: Error | undefined;
-  child.once('error', (err: NodeJS.ErrnoException) => {
-    failure =
-      err.code === 'ENOENT'
-        ? new Error(`redis-server not found (${SERVER}): apt-get install redis-server, or set REDIS_SERVER_BIN`)
-        : err;
-  });
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  void exit.then(() => {
-    exited = true;
-  });
-  for (let attempt = 0; attempt < 250; attempt++) {
-    if (failure) throw failure;
-    if (exited) throw new Error(`redis-server (cluster node) on port ${port} exited before answering PING:\n${output}`);
-    if ((await rawCommand(port, 'PING')) === '+PONG') return { child, exit };
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  child.kill('SIGKILL');
-  await exit;
-  throw new Error(`redis-server (cluster node) on port ${port} did not answer PING in time:\n${output}`);
+  ]);
 }
 
 function run(command: string, args: readonly string[], timeoutMs: number): Promise<string> {

@@ -75,13 +75,18 @@ function track(child: ChildProcess): void {
   });
 }
 
-interface Running {
+export interface Running {
   readonly child: ChildProcess;
   /** Settles once the process has exited and its output is closed. */
   readonly exit: Promise<void>;
 }
 
-async function spawnServer(port: number, extraArgs: readonly string[]): Promise<Running> {
+/**
+ * Spawns `redis-server` on 127.0.0.1:`port` (unpersisted, plus `extraArgs`),
+ * killed with the test process if still running, and resolves once it
+ * answers PING. Shared by the single-server and the cluster harness.
+ */
+export async function spawnRedisServer(port: number, extraArgs: readonly string[]): Promise<Running> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs];
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
@@ -125,7 +130,7 @@ async function spawnServer(port: number, extraArgs: readonly string[]): Promise<
 export async function startRedisServer(opts: StartRedisServerOptions = {}): Promise<RedisServerHandle> {
   const extraArgs = opts.args ?? [];
   const port = await freePort();
-  let running: Running | undefined = await spawnServer(port, extraArgs);
+  let running: Running | undefined = await spawnRedisServer(port, extraArgs);
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
     const current = running;
@@ -152,7 +157,7 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
     },
     async restart() {
       if (running !== undefined) throw new Error('redis-server is still running; stop() or kill() it first');
-      running = await spawnServer(port, extraArgs);
+      running = await spawnRedisServer(port, extraArgs);
     },
   };
 }
