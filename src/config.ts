@@ -29,7 +29,17 @@ export type StoreConfig =
    * listener is `off`: this process then has no store for it.
    */
   | { readonly kind: 'redis'; readonly urls: { readonly live: string; readonly sandbox: string } }
-  | { readonly kind: 'cluster'; readonly nodes: readonly ClusterNode[] };
+  /**
+   * `username`/`password` (an ACL user, or only a password for `default`)
+   * and `tls` apply to every node connection; set only when given.
+   */
+  | {
+      readonly kind: 'cluster';
+      readonly nodes: readonly ClusterNode[];
+      readonly username?: string;
+      readonly password?: string;
+      readonly tls?: boolean;
+    };
 
 /**
  * The validated, deep-frozen process configuration. Built once by
@@ -167,21 +177,91 @@ function redisUrlVariable(name: string) {
   });
 }
 
-const clusterNodesVariable = raw.transform((v, ctx): ClusterNode[] | undefined => {
+/** `REDIS_CLUSTER_NODES` parsed: the seed nodes and the one set of credentials of the cluster. */
+interface ClusterNodesValue {
+  nodes: ClusterNode[];
+  username?: string;
+  password?: string;
+  tls?: boolean;
+}
+
+const CLUSTER_NODES_FORM = 'a comma-separated list of host:port or redis://[user[:password]@]host:port (rediss:// for TLS)';
+
+/** `host:port` (`[::1]:7000` for IPv6) as a node, or undefined. */
+function plainClusterNode(entry: string): ClusterNode | undefined {
+  const colon = entry.lastIndexOf(':');
+  let host = colon > 0 ? entry.slice(0, colon) : '';
+  const port = colon > 0 ? entry.slice(colon + 1) : '';
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1); // [::1]:7000
+  if (!isHost(host) || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) return undefined;
+  return { host, port: Number(port) };
+}
+
+/** A `redis://` / `rediss://` entry as node, scheme and decoded credentials, or undefined. */
+function urlClusterNode(entry: string): { node: ClusterNode; tls: boolean; username: string; password: string } | undefined {
+  let url: URL;
+  let username: string;
+  let password: string;
+  try {
+    url = new URL(entry);
+    username = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+  } catch {
+    return undefined;
+  }
+  const host = url.hostname.startsWith('[') && url.hostname.endsWith(']') ? url.hostname.slice(1, -1) : url.hostname;
+  // An explicit port, nothing after it: no database (a cluster has only 0) and no options.
+  const explicitPort = /^rediss?:\/\/[^/?#]*:\d{1,5}\/?$/i.test(entry);
+  if (!explicitPort || !isHost(host) || url.search || url.hash || (url.pathname !== '' && url.pathname !== '/')) return undefined;
+  return { node: { host, port: Number(url.port) }, tls: url.protocol === 'rediss:', username, password };
+}
+
+const clusterNodesVariable = raw.transform((v, ctx): ClusterNodesValue | undefined => {
   if (v === undefined) return undefined;
   const nodes: ClusterNode[] = [];
-  for (const entry of v.split(',').map((s) => s.trim())) {
-    const colon = entry.lastIndexOf(':');
-    let host = colon > 0 ? entry.slice(0, colon) : '';
-    const port = colon > 0 ? entry.slice(colon + 1) : '';
-    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1); // [::1]:7000
-    if (!isHost(host) || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-      ctx.addIssue(`REDIS_CLUSTER_NODES must be a comma-separated list of host:port, got ${shown(entry || v)}`);
+  const fromUrls: { tls: boolean; username: string; password: string }[] = [];
+  let plainEntries = 0;
+  for (const [index, entry] of v.split(',').map((s) => s.trim()).entries()) {
+    if (/^rediss?:\/\//i.test(entry)) {
+      const parsed = urlClusterNode(entry);
+      if (!parsed) {
+        // Never echo: a URL entry may carry a password.
+        ctx.addIssue(`REDIS_CLUSTER_NODES must be ${CLUSTER_NODES_FORM}; entry ${index + 1} is not`);
+        return z.NEVER;
+      }
+      nodes.push(parsed.node);
+      fromUrls.push(parsed);
+      continue;
+    }
+    const node = plainClusterNode(entry);
+    if (!node) {
+      // Echoed only when the value holds no URL or userinfo at all: a comma
+      // in a password would otherwise make a piece of it an "entry".
+      const what = entry === '' ? 'is empty' : /[@/]/.test(v) ? 'is not' : `is ${shown(entry)}`;
+      ctx.addIssue(`REDIS_CLUSTER_NODES must be ${CLUSTER_NODES_FORM}; entry ${index + 1} ${what}`);
       return z.NEVER;
     }
-    nodes.push({ host, port: Number(port) });
+    nodes.push(node);
+    plainEntries++;
   }
-  return nodes;
+  const first = fromUrls[0];
+  if (!first) return { nodes };
+  if (fromUrls.some((u) => u.tls !== first.tls || u.username !== first.username || u.password !== first.password)) {
+    ctx.addIssue('REDIS_CLUSTER_NODES URL entries must all have the same scheme, username and password (one set of credentials for the cluster)');
+    return z.NEVER;
+  }
+  if (plainEntries > 0 && first.username === '' && first.password === '') {
+    ctx.addIssue(
+      'REDIS_CLUSTER_NODES mixes host:port entries with URL entries that carry no username or password; write every entry as host:port, or put the credentials in the URL ones',
+    );
+    return z.NEVER;
+  }
+  return {
+    nodes,
+    ...(first.username !== '' && { username: first.username }),
+    ...(first.password !== '' && { password: first.password }),
+    ...(first.tls && { tls: true }),
+  };
 });
 
 const masterKeyVariable = raw.transform((v, ctx): Buffer | undefined => {
@@ -362,7 +442,7 @@ function storeConfig(
       urlVariables.length > 0
         ? [`REDIS_CLUSTER_NODES cannot be combined with ${urlVariables.join(', ')}: set one or the other`]
         : [];
-    return { store: { kind: 'cluster', nodes: values.REDIS_CLUSTER_NODES ?? [] }, problems };
+    return { store: { kind: 'cluster', ...(values.REDIS_CLUSTER_NODES ?? { nodes: [] }) }, problems };
   }
   if (urlVariables.length === 0) return { store: { kind: 'embedded' }, problems: [] };
 
@@ -414,7 +494,7 @@ export interface ConfigSummary {
   listeners: { live: number | 'off'; sandbox: number | 'off'; admin: number | 'off' };
   adminHost: string;
   publicUrls: { live: string; sandbox: string };
-  store: { kind: 'embedded' } | { kind: 'redis'; urls: { live: string; sandbox: string } } | { kind: 'cluster'; nodes: string[] };
+  store: { kind: 'embedded' } | { kind: 'redis'; urls: { live: string; sandbox: string } } | { kind: 'cluster'; nodes: string[]; username?: string; password?: '***'; tls?: true };
   keyPrefix: string;
   masterKey: 'generated' | 'set';
   adminToken: 'generated' | 'set';
@@ -445,7 +525,13 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
           },
         }
       : config.store.kind === 'cluster'
-        ? { kind: 'cluster', nodes: config.store.nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`) }
+        ? {
+            kind: 'cluster',
+            nodes: config.store.nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`),
+            ...(config.store.username !== undefined && { username: config.store.username }),
+            ...(config.store.password !== undefined && { password: '***' as const }),
+            ...(config.store.tls === true && { tls: true as const }),
+          }
         : { kind: 'embedded' };
   return {
     listeners: { live: port(config.listeners.live), sandbox: port(config.listeners.sandbox), admin: port(config.listeners.admin) },

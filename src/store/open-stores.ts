@@ -33,7 +33,14 @@ export function openStores(
   if (store.kind === 'cluster') {
     // Both environments on one cluster, each with its own connections (a
     // store closes its own) and its own `<prefix>:<environment>:` keys.
-    const target = { clusterNodes: store.nodes };
+    // The cluster's one set of credentials (and TLS) reaches every node
+    // connection, the subscriber's included.
+    const target: RedisTarget = {
+      clusterNodes: store.nodes,
+      ...(store.username !== undefined && { username: store.username }),
+      ...(store.password !== undefined && { password: store.password }),
+      ...(store.tls === true && { tls: true }),
+    };
     return { live: open('live', target), sandbox: open('sandbox', target) };
   }
   // An environment with neither listener nor admin has no URL (config allows that only then): no store.

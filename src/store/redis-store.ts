@@ -65,8 +65,30 @@ export interface RedisNodeAddress {
   readonly port: number;
 }
 
+/**
+ * How to authenticate to every node of a Redis Cluster: an ACL user (or only
+ * a password, for `default`) and TLS. A URL target carries these in the URL.
+ */
+export interface RedisClusterCredentials {
+  readonly username?: string;
+  readonly password?: string;
+  /** Connect to every node with TLS (`rediss://`). */
+  readonly tls?: boolean;
+}
+
 /** Where a store keeps its data: one Redis (by URL) or one Redis Cluster (by seed nodes). */
-export type RedisTarget = { readonly url: string } | { readonly clusterNodes: readonly RedisNodeAddress[] };
+export type RedisTarget =
+  | { readonly url: string }
+  | ({ readonly clusterNodes: readonly RedisNodeAddress[] } & RedisClusterCredentials);
+
+/** The ioredis options of `credentials`, only those that are set. */
+function credentialOptions(credentials: RedisClusterCredentials): RedisOptions {
+  return {
+    ...(credentials.username !== undefined && { username: credentials.username }),
+    ...(credentials.password !== undefined && { password: credentials.password }),
+    ...(credentials.tls === true && { tls: {} }),
+  };
+}
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
@@ -179,18 +201,22 @@ export function createRedisConnections(
   target: RedisTarget,
   opts: RedisClientOptions = {},
 ): { client: RedisClient; subscriberFactory: () => RedisClient } {
-  const subscriberOptions = (extra: RedisOptions): RedisClientOptions => ({
-    ...opts,
-    overrides: { ...opts.overrides, autoResubscribe: false, ...extra },
-  });
   if ('url' in target) {
+    const subscriberOptions: RedisClientOptions = { ...opts, overrides: { ...opts.overrides, autoResubscribe: false } };
     return {
       client: createRedisClient(target.url, opts),
-      subscriberFactory: () => createRedisClient(target.url, subscriberOptions({})),
+      subscriberFactory: () => createRedisClient(target.url, subscriberOptions),
     };
   }
+  // The cluster's credentials go to every node connection ioredis makes
+  // (`redisOptions`) and to the subscriber's plain connection alike.
+  const nodeOpts: RedisClientOptions = { ...opts, overrides: { ...credentialOptions(target), ...opts.overrides } };
+  const subscriberOptions = (extra: RedisOptions): RedisClientOptions => ({
+    ...nodeOpts,
+    overrides: { ...nodeOpts.overrides, autoResubscribe: false, ...extra },
+  });
   const seeds = target.clusterNodes;
-  const cluster = createRedisClusterClient(seeds, opts);
+  const cluster = createRedisClusterClient(seeds, nodeOpts);
   let next = randomInt(1024);
   return {
     client: cluster,
@@ -354,7 +380,15 @@ export class RedisStore implements Store {
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
     };
-    const target: RedisTarget = 'url' in options ? { url: options.url } : { clusterNodes: options.clusterNodes };
+    const target: RedisTarget =
+      'url' in options
+        ? { url: options.url }
+        : {
+            clusterNodes: options.clusterNodes,
+            ...(options.username !== undefined && { username: options.username }),
+            ...(options.password !== undefined && { password: options.password }),
+            ...(options.tls !== undefined && { tls: options.tls }),
+          };
     const { client, subscriberFactory } = createRedisConnections(target, clientOptions);
     const store = new RedisStore({
       namespace: options.namespace,

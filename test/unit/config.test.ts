@@ -156,6 +156,74 @@ describe('loadConfig stores', () => {
     });
   });
 
+  it('reads REDIS_CLUSTER_NODES URL entries: one ACL user for every node, plain entries included', () => {
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: 'redis://verigate-live:p%40ss@r1:7000, r2:7001,redis://verigate-live:p%40ss@[::1]:7002/',
+      ...REDIS_SECRETS,
+    });
+    expect(config.store).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      username: 'verigate-live',
+      password: 'p@ss',
+    });
+  });
+
+  it('reads rediss:// as TLS, and a password alone as the default user', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'rediss://:s3cret@r1:7000,rediss://:s3cret@r2:7001', ...REDIS_SECRETS });
+    expect(config.store).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1', port: 7000 },
+        { host: 'r2', port: 7001 },
+      ],
+      password: 's3cret',
+      tls: true,
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://r1:7000', ...REDIS_SECRETS }).store).toEqual({
+      kind: 'cluster',
+      nodes: [{ host: 'r1', port: 7000 }],
+      tls: true,
+    });
+  });
+
+  it.each([
+    ['another password', 'redis://u:pw-one@r1:7000,redis://u:pw-two@r2:7001'],
+    ['another user', 'redis://u:pw-one@r1:7000,redis://v:pw-one@r2:7001'],
+    ['another scheme', 'redis://u:pw-one@r1:7000,rediss://u:pw-one@r2:7001'],
+    ['a password on one URL only', 'redis://u:pw-one@r1:7000,redis://r2:7001'],
+  ])('refuses REDIS_CLUSTER_NODES URL entries with %s, without quoting any password', (_, value) => {
+    const problems = problemsOf({ REDIS_CLUSTER_NODES: value, ...REDIS_SECRETS });
+    expect(problems).toEqual([
+      'REDIS_CLUSTER_NODES URL entries must all have the same scheme, username and password (one set of credentials for the cluster)',
+    ]);
+  });
+
+  it('refuses plain entries next to URL entries that carry no credentials', () => {
+    expect(problemsOf({ REDIS_CLUSTER_NODES: 'rediss://r1:7000,r2:7001', ...REDIS_SECRETS })).toEqual([
+      expect.stringMatching(/^REDIS_CLUSTER_NODES mixes host:port entries with URL entries that carry no username or password/),
+    ]);
+  });
+
+  it.each([
+    'redis://u:pw-one@r1',
+    'redis://u:pw-one@r1:7000/1',
+    'redis://u:pw-one@r1:7000?password=pw-one',
+    'redis://u:pw-one@:7000',
+    'http://u:pw-one@r1:7000',
+    'u:pw-one@r1:7000',
+    'redis://u:pw-one@r1:7000,,r2:7001',
+    'redis://u:pw-one%zz@r1:7000',
+  ])('refuses the malformed REDIS_CLUSTER_NODES %s without quoting the password', (value) => {
+    const problems = problemsOf({ REDIS_CLUSTER_NODES: value, ...REDIS_SECRETS });
+    expect(problems).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES must be a comma-separated list of host:port or redis:\/\//)]);
+    expect(problems.join('\n')).not.toContain('pw-one');
+  });
+
   it('refuses REDIS_CLUSTER_NODES together with a Redis URL', () => {
     expect(problemsOf({ REDIS_CLUSTER_NODES: 'r1:7000', REDIS_URL: 'redis://r:6379', ...REDIS_SECRETS })).toEqual([
       expect.stringMatching(/^REDIS_CLUSTER_NODES cannot be combined with REDIS_URL/),
@@ -290,6 +358,37 @@ describe('redactedConfigSummary', () => {
   it('describes cluster nodes as host:port', () => {
     const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,[::1]:7001', ...REDIS_SECRETS });
     expect(redactedConfigSummary(cluster).store).toEqual({ kind: 'cluster', nodes: ['r1:7000', '[::1]:7001'] });
+  });
+
+  it('shows a cluster’s user and TLS but never its password, nor does a ConfigError', () => {
+    const password = 'cluster-pw-9f1c';
+    const cluster = loadConfig({ REDIS_CLUSTER_NODES: `rediss://verigate-live:${password}@r1:7000,r2:7001`, ...REDIS_SECRETS });
+    expect(redactedConfigSummary(cluster).store).toEqual({
+      kind: 'cluster',
+      nodes: ['r1:7000', 'r2:7001'],
+      username: 'verigate-live',
+      password: '***',
+      tls: true,
+    });
+    const printed = [JSON.stringify(redactedConfigSummary(cluster)), JSON.stringify(cluster), inspect(cluster)].join('\n');
+    expect(printed).not.toContain(password);
+
+    for (const value of [
+      `rediss://verigate-live:${password}@r1:7000,rediss://verigate-live:other@r2:7001`,
+      `redis://verigate-live:${password}@r1:7000/2`,
+      `redis://verigate-live:${password}@r1:7000,${password}`,
+      `redis://verigate-live:a,${password},b@r1:7000`,
+    ]) {
+      let error: unknown;
+      try {
+        loadConfig({ REDIS_CLUSTER_NODES: value, ...REDIS_SECRETS });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toMatch(/REDIS_CLUSTER_NODES/);
+      expect([(error as ConfigError).message, ...(error as ConfigError).problems, inspect(error)].join('\n')).not.toContain(password);
+    }
   });
 
   it('leaves password-free URLs as they are', () => {
