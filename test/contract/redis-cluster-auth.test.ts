@@ -5,9 +5,10 @@ import type { Environment } from '../../src/domain/environments';
 import { StoreUnavailableError } from '../../src/domain/errors';
 import { openStores } from '../../src/store/open-stores';
 import { createRedisClient, REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-store';
-import type { ChannelListener, Store } from '../../src/store/store';
-import { aclRules } from '../support/redis-acl';
+import type { Store } from '../../src/store/store';
+import { namespaceAclRules } from '../support/redis-acl';
 import { pollUntil } from '../support/poll';
+import { RecordingListener } from '../support/recording-listener';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 
 /**
@@ -32,10 +33,7 @@ beforeAll(async () => {
       pollUntil(async () => admin.status, (status) => status === 'ready', { what: 'admin connection' }),
     ),
   );
-  const rules = [
-    ...aclRules('vg', 'live', PASSWORD),
-    ...REDIS_CLUSTER_EXTRA_COMMANDS.map((command) => `+${command.toLowerCase()}`),
-  ];
+  const rules = namespaceAclRules('vg:live:', PASSWORD, REDIS_CLUSTER_EXTRA_COMMANDS);
   await Promise.all(admins.map((admin) => admin.call('ACL', 'SETUSER', USER, ...rules)));
 }, 60_000);
 
@@ -74,13 +72,6 @@ async function subscribedUsers(): Promise<string[]> {
     .map((line) => / user=(\S+)/.exec(line)?.[1] ?? '');
 }
 
-class Recorder implements ChannelListener {
-  readonly messages: string[] = [];
-  message(payload: string): void {
-    this.messages.push(payload);
-  }
-  reset(): void {}
-}
 
 describe('REDIS_CLUSTER_NODES with an ACL user in a redis:// entry', () => {
   it('reads, writes, publishes and subscribes on every node as that user', async () => {
@@ -105,7 +96,7 @@ describe('REDIS_CLUSTER_NODES with an ACL user in a redis:// entry', () => {
     const owners = await Promise.all(admins.map(async (admin) => (await admin.dbsize()) > 0));
     expect(owners).toEqual([true, true, true]);
 
-    const recorder = new Recorder();
+    const recorder = new RecordingListener();
     const subscription = await store.subscribe('invalidate', recorder);
     expect(subscription.active).toBe(true);
     await store.publish('invalidate', 'hello');

@@ -6,13 +6,13 @@ import {
   createRedisClient,
   hashTagOf,
   REDIS_CLUSTER_EXTRA_COMMANDS,
-  REDIS_COMMANDS_USED,
   RedisStore,
 } from '../../src/store/redis-store';
-import type { ChannelListener } from '../../src/store/store';
 import { startRedisCluster, testRedisClusterNodes, type RedisClusterHandle } from '../support/redis-cluster';
 import { pollUntil } from '../support/poll';
+import { RecordingListener } from '../support/recording-listener';
 import { storeContract } from './store.contract';
+import { namespaceAclRules } from '../support/redis-acl';
 
 /**
  * The store contract on a real 3-master Redis Cluster: the one global-setup
@@ -46,17 +46,6 @@ async function nodeClient(node: { host: string; port: number }): Promise<Redis> 
   return client;
 }
 
-/** Records what a subscription is told. */
-class Recorder implements ChannelListener {
-  readonly messages: string[] = [];
-  resets = 0;
-  message(payload: string): void {
-    this.messages.push(payload);
-  }
-  reset(): void {
-    this.resets++;
-  }
-}
 
 storeContract('RedisStore on Redis Cluster', (namespace) => RedisStore.connect({ clusterNodes: nodes, namespace }));
 
@@ -78,15 +67,7 @@ describe('on Redis Cluster, as a restricted ACL user on every node', () => {
   const restrictedStore = async (namespace: string): Promise<RedisStore> => {
     const user = `c${createHash('sha256').update(namespace).digest('hex').slice(0, 16)}`;
     const password = `${user}-pw`;
-    const rules = [
-      'reset',
-      'on',
-      `>${password}`,
-      `~${namespace}*`,
-      `&${namespace}*`,
-      '-@all',
-      ...[...REDIS_COMMANDS_USED, ...REDIS_CLUSTER_EXTRA_COMMANDS].map((command) => `+${command.toLowerCase()}`),
-    ];
+    const rules = ['reset', ...namespaceAclRules(namespace, password, REDIS_CLUSTER_EXTRA_COMMANDS)];
     await Promise.all(admins.map((admin) => admin.call('ACL', 'SETUSER', user, ...rules)));
     return RedisStore.connect({ clusterNodes: nodes, namespace, overrides: { username: user, password } });
   };
@@ -97,7 +78,7 @@ describe('on Redis Cluster, as a restricted ACL user on every node', () => {
     // ioredis ignores some refusals (CLIENT SETNAME); the log shows them all.
     const store = await restrictedStore('aclc:live:');
     await store.write([{ op: 'set', key: '{x}:k', value: 'v' }]);
-    await store.subscribe('invalidate', new Recorder());
+    await store.subscribe('invalidate', new RecordingListener());
     await store.rateLimiter({ keyPrefix: 'rl:acl', points: 5, durationSeconds: 60 }).consume('k');
     await store.close();
     const logs = await Promise.all(admins.map((admin) => admin.call('ACL', 'LOG') as Promise<unknown[]>));
@@ -162,7 +143,7 @@ describe('RedisStore on Redis Cluster specifics', () => {
 
   it('delivers a message published on any node to a subscriber on any other', async () => {
     const store = await RedisStore.connect({ clusterNodes: nodes, namespace: 'bcast:live:' });
-    const recorder = new Recorder();
+    const recorder = new RecordingListener();
     try {
       const subscription = await store.subscribe('invalidate', recorder);
       expect(subscription.active).toBe(true);
@@ -196,7 +177,7 @@ describe('RedisStore on Redis Cluster when the subscriber’s node dies', () => 
     const store = await RedisStore.connect({ clusterNodes: seeds, namespace: 'move:live:', commandTimeoutMs: 500 });
     const admins = await Promise.all(seeds.map(nodeClient));
     try {
-      const recorder = new Recorder();
+      const recorder = new RecordingListener();
       const subscription = await store.subscribe('invalidate', recorder);
       expect(subscription.active).toBe(true);
       expect(recorder.resets).toBe(1);

@@ -1,7 +1,7 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../../src/domain/errors';
 import { RedisStore } from '../../src/store/redis-store';
-import type { ChannelListener } from '../../src/store/store';
+import { RecordingListener } from '../support/recording-listener';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 
 /** Resolves with the rejection of `promise`; fails the test when it resolves. */
@@ -34,44 +34,6 @@ async function awaitRecovery(store: RedisStore): Promise<void> {
   throw new Error('store did not recover');
 }
 
-/** Records resets and messages, and lets a test await them. */
-class ResetWatcher implements ChannelListener {
-  readonly messages: string[] = [];
-  resets = 0;
-  private waiters: { ready: () => boolean; resolve: () => void }[] = [];
-
-  message(payload: string): void {
-    this.messages.push(payload);
-    this.wake();
-  }
-
-  reset(): void {
-    this.resets++;
-    this.wake();
-  }
-
-  /** Resolves once `reset()` has been called `count` times in all. */
-  untilResets(count: number): Promise<void> {
-    return this.until(() => this.resets >= count);
-  }
-
-  untilMessage(payload: string): Promise<void> {
-    return this.until(() => this.messages.includes(payload));
-  }
-
-  private until(ready: () => boolean): Promise<void> {
-    if (ready()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ ready, resolve }));
-  }
-
-  private wake(): void {
-    this.waiters = this.waiters.filter((waiter) => {
-      if (!waiter.ready()) return true;
-      waiter.resolve();
-      return false;
-    });
-  }
-}
 
 describe('RedisStore when Redis fails', () => {
   let server: RedisServerHandle;
@@ -111,7 +73,7 @@ describe('RedisStore when Redis fails', () => {
   });
 
   it('a killed Redis makes calls reject; the store and its subscription recover once Redis is back', async () => {
-    const watcher = new ResetWatcher();
+    const watcher = new RecordingListener();
     const subscription = await store.subscribe('invalidate', watcher);
     expect(watcher.resets).toBe(1);
     expect(subscription.active).toBe(true);
@@ -122,7 +84,7 @@ describe('RedisStore when Redis fails', () => {
     await expectUnavailable(store.members('{f}:s'));
     await expectUnavailable(store.publish('invalidate', 'lost'));
     await expectUnavailable(store.ping());
-    await expectUnavailable(store.subscribe('other', new ResetWatcher()));
+    await expectUnavailable(store.subscribe('other', new RecordingListener()));
     const limiterErr = await rejection(
       store.rateLimiter({ keyPrefix: 'rl:dead', points: 10, durationSeconds: 60 }).consume('k'),
     );

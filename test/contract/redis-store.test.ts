@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import { RedisStore, REDIS_COMMANDS_USED, createRedisClient } from '../../src/store/redis-store';
+import { RedisStore, createRedisClient } from '../../src/store/redis-store';
 import { storeContract } from './store.contract';
 import { testRedisUrl, uniquePrefix } from '../support/redis';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
+import { namespaceAclRules } from '../support/redis-acl';
 
 storeContract('RedisStore', (namespace) => RedisStore.connect({ url: testRedisUrl(), namespace }));
 
@@ -31,18 +32,7 @@ describe('as a restricted ACL user', () => {
   const restrictedStore = async (namespace: string): Promise<RedisStore> => {
     const user = `u${createHash('sha256').update(namespace).digest('hex').slice(0, 16)}`;
     const password = `${user}-pw`;
-    await admin.call(
-      'ACL',
-      'SETUSER',
-      user,
-      'reset',
-      'on',
-      `>${password}`,
-      `~${namespace}*`,
-      `&${namespace}*`,
-      '-@all',
-      ...REDIS_COMMANDS_USED.map((command) => `+${command.toLowerCase()}`),
-    );
+    await admin.call('ACL', 'SETUSER', user, 'reset', ...namespaceAclRules(namespace, password));
     return RedisStore.connect({ url: `redis://${user}:${password}@127.0.0.1:${server.port}`, namespace });
   };
 

@@ -1,7 +1,8 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import type { ChannelListener, Store, Subscription } from '../../src/store/store';
+import type { Store, Subscription } from '../../src/store/store';
 import { uniquePrefix } from '../support/redis';
+import { RecordingListener } from '../support/recording-listener';
 
 export interface StoreContractOptions {
   /**
@@ -9,52 +10,6 @@ export interface StoreContractOptions {
    * TTLs and poll until the key is gone.
    */
   readonly advanceTime?: (ms: number) => void;
-}
-
-/** A listener that records what it is told and lets a test await it. */
-class RecordingListener implements ChannelListener {
-  readonly messages: string[] = [];
-  resets = 0;
-  private waiters: (() => void)[] = [];
-
-  message(payload: string): void {
-    this.messages.push(payload);
-    this.wake();
-  }
-
-  reset(): void {
-    this.resets++;
-    this.wake();
-  }
-
-  /** Resolves once `predicate` holds (checked after every message/reset). */
-  until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`timed out waiting for ${what}; got messages ${JSON.stringify(this.messages)}, ${this.resets} resets`));
-      }, timeoutMs);
-      const check = (): void => {
-        if (predicate()) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          this.waiters.push(check);
-        }
-      };
-      this.waiters.push(check);
-    });
-  }
-
-  untilMessage(payload: string): Promise<void> {
-    return this.until(() => this.messages.includes(payload), `message ${JSON.stringify(payload)}`);
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
-  }
 }
 
 /**

@@ -11,15 +11,23 @@ import { createRedisClient, REDIS_COMMANDS_USED } from '../../src/store/redis-st
  * its own keys and channels, and only the commands in REDIS_COMMANDS_USED.
  */
 export function aclRules(prefix: string, environment: Environment, password: string): string[] {
+  return namespaceAclRules(`${prefix}:${environment}:`, password);
+}
+
+/**
+ * The same rules for any store namespace (`x:live:`), optionally with extra
+ * commands (e.g. REDIS_CLUSTER_EXTRA_COMMANDS on a cluster).
+ */
+export function namespaceAclRules(namespace: string, password: string, extraCommands: readonly string[] = []): string[] {
   return [
     'on',
     `>${password}`,
     'resetkeys',
-    `~${prefix}:${environment}:*`,
+    `~${namespace}*`,
     'resetchannels',
-    `&${prefix}:${environment}:*`,
+    `&${namespace}*`,
     '-@all',
-    ...REDIS_COMMANDS_USED.map((command) => `+${command.toLowerCase()}`),
+    ...[...REDIS_COMMANDS_USED, ...extraCommands].map((command) => `+${command.toLowerCase()}`),
   ];
 }
 
