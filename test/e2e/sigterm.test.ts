@@ -20,23 +20,13 @@ import { promisify } from 'node:util';
 import { pollUntil } from '../support/poll';
 import { testRedisUrl, uniquePrefix } from '../support/redis';
 import { GatewayAclUsers } from '../support/redis-acl';
+import { freePort } from '../support/ports';
 
 jest.setTimeout(180_000);
 
 const ROOT = resolve(__dirname, '../..');
 const SHUTDOWN_GRACE_MS = 5000;
 const CONCURRENCY = 8;
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = net.createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => ok(port));
-    });
-  });
-}
 
 interface Reply {
   status: number;

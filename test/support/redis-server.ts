@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { freePort } from './ports';
 
 /** A redis-server child process on 127.0.0.1, for tests. */
 export interface RedisServerHandle {
@@ -25,18 +26,6 @@ export interface StartRedisServerOptions {
 const BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 const READY_POLL_INTERVAL_MS = 20;
 const READY_POLL_ATTEMPTS = 250;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not get a free port'))));
-    });
-  });
-}
 
 /** One PING over a raw socket; true on `+PONG`. */
 function pingOnce(port: number): Promise<boolean> {
