@@ -75,6 +75,15 @@ function parseAclLog(reply: unknown): AclLogEntry[] {
   });
 }
 
+/**
+ * Every entry of a node's ACL LOG: `ACL LOG` alone shows only the last 10, so
+ * ask for as many as the server keeps (`acllog-max-len`).
+ */
+export async function aclLogOf(admin: Redis): Promise<AclLogEntry[]> {
+  const [, maxLen] = (await admin.call('CONFIG', 'GET', 'acllog-max-len')) as [string, string];
+  return parseAclLog(await admin.call('ACL', 'LOG', maxLen));
+}
+
 /** `addr=` of a CLIENT LIST / ACL LOG client-info line. */
 export function clientAddr(clientInfo: string): string | undefined {
   return /(?:^| )addr=(\S+)/.exec(clientInfo)?.[1];
@@ -228,7 +237,7 @@ export class GatewayAclUsers {
   /** Every ACL LOG entry of this gateway's users. */
   async log(): Promise<AclLogEntry[]> {
     const names = new Set(ENVIRONMENTS.map((env) => this.users[env].username));
-    const entries = parseAclLog(await this.admin.call('ACL', 'LOG', '128'));
+    const entries = await aclLogOf(this.admin);
     return entries.filter((e) => names.has(e.username));
   }
 
