@@ -36,6 +36,17 @@ export interface GatewayProcess {
   stderr(): string;
   /** Log lines (JSON) parsed, non-JSON lines skipped. */
   logLines(): Record<string, unknown>[];
+  /**
+   * Resolves with the log lines matching `match` once there are at least
+   * `count` of them (those already written count), as each line arrives on
+   * stdout; rejects when the process exits first or after `timeoutMs`
+   * (default 30 s), with its output.
+   */
+  untilLogLines(
+    match: (line: Record<string, unknown>) => boolean,
+    count?: number,
+    options?: { timeoutMs?: number },
+  ): Promise<Record<string, unknown>[]>;
   /** Settles when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends `signal` (default SIGTERM) and waits for the exit. */
@@ -86,7 +97,26 @@ export async function startGatewayProcess(
   });
   let out = '';
   let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  /** Every complete stdout line that is a JSON object, in order. */
+  const parsed: Record<string, unknown>[] = [];
+  let partial = '';
+  /** Called after each new parsed line (untilLogLines' waiters). */
+  const onLine = new Set<() => void>();
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    out += text;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const value: unknown = JSON.parse(line);
+        if (value && typeof value === 'object') parsed.push(value as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+    for (const waiter of [...onLine]) waiter();
+  });
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),
@@ -104,15 +134,34 @@ export async function startGatewayProcess(
     urls,
     stdout: () => out,
     stderr: () => err,
-    logLines: () =>
-      out.split('\n').flatMap((line) => {
-        try {
-          const parsed: unknown = JSON.parse(line);
-          return parsed && typeof parsed === 'object' ? [parsed as Record<string, unknown>] : [];
-        } catch {
-          return [];
-        }
-      }),
+    logLines: () => [...parsed],
+    untilLogLines(match, count = 1, { timeoutMs = 30_000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = parsed.filter(match);
+          if (found.length < count) return;
+          done();
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${count} matching log line(s):\n${err}\n${out}`));
+        }, timeoutMs);
+        const onExit = (): void => {
+          done();
+          reject(new Error(`the gateway process exited while waiting for ${count} matching log line(s):\n${err}\n${out}`));
+        };
+        const done = (): void => {
+          clearTimeout(timer);
+          onLine.delete(check);
+          child.off('exit', onExit);
+        };
+        onLine.add(check);
+        child.once('exit', onExit);
+        check();
+        if (hasExited) onExit();
+      });
+    },
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (!hasExited) child.kill(signal);
