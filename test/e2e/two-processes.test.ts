@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import {
+  deploymentAclUsers,
+  endDeployment,
   httpClient,
   newDeployment,
   startGatewayProcess,
@@ -78,6 +80,8 @@ describe.each([
   afterAll(async () => {
     const exits = await Promise.all([a?.stop(), b?.stop()]);
     for (const exit of exits) if (exit) expect(exit).toEqual({ code: 0, signal: null });
+    // Both processes ran as the environments' ACL users: Redis refused them nothing.
+    if (deployment) await endDeployment(deployment);
   });
 
   /** A site with an API key, a user with a session, and a verification token, all made through A. */
@@ -112,7 +116,13 @@ describe.each([
       body: { userVerificationToken: token },
     });
 
-  it('what A provisions, B serves', async () => {
+  it('what A provisions, B serves (both connected as the environments’ ACL users)', async () => {
+    const acl = await deploymentAclUsers(deployment);
+    if (acl) {
+      const users = await acl.connectedUsers();
+      expect(users.filter((u) => u === acl.users.live.username).length).toBeGreaterThanOrEqual(2);
+      expect(users.filter((u) => u === acl.users.sandbox.username).length).toBeGreaterThanOrEqual(2);
+    }
     const p = await provision('shared');
     const res = await exchangeOn(onB, p.apiKey, p.token);
     expect(res.body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'shared' } });

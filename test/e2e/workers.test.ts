@@ -1,4 +1,4 @@
-import { newDeployment, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { endDeployment, newDeployment, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { testRedisUrl } from '../support/redis';
 
 jest.setTimeout(90_000);
@@ -17,10 +17,11 @@ const messages = (gateway: GatewayProcess, msg: string) => gateway.logLines().fi
 
 describe('WORKERS=2', () => {
   let gateway: GatewayProcess;
+  const deployment = newDeployment({ redisUrl: testRedisUrl() });
 
   beforeAll(async () => {
     // debug: every request is logged, with the pid of the worker that served it.
-    gateway = await startGatewayProcess(newDeployment({ redisUrl: testRedisUrl() }), {
+    gateway = await startGatewayProcess(deployment, {
       env: { WORKERS: '2', LOG_LEVEL: 'debug' },
     });
     // Ready means one worker answers; wait for both to have started listening.
@@ -29,6 +30,7 @@ describe('WORKERS=2', () => {
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
+    await endDeployment(deployment);
   });
 
   it('forks two workers that share the ports and both serve requests', async () => {

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { uniquePrefix } from './redis';
 import { freePort } from './ports';
+import { expectAclExcused, GatewayAclUsers, type AclTarget } from './redis-acl';
+import { parseClusterNodes } from './redis-cluster';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -24,6 +26,65 @@ export function newDeployment(store: ProcessStore): Deployment {
     masterKey: randomBytes(32).toString('base64'),
     adminToken: randomBytes(32).toString('base64url'),
   };
+}
+
+/**
+ * A deployment's restricted ACL users, one per environment (on the Redis, or
+ * on every node of the cluster), made once and shared by its processes.
+ */
+const deploymentAcl = new WeakMap<Deployment, Promise<GatewayAclUsers | null>>();
+
+const aclTargetOf = (store: ProcessStore): AclTarget =>
+  'redisUrl' in store ? store.redisUrl : { clusterNodes: parseClusterNodes(store.clusterNodes) };
+
+function aclFor(deployment: Deployment): Promise<GatewayAclUsers | null> {
+  let acl = deploymentAcl.get(deployment);
+  if (!acl) {
+    acl = GatewayAclUsers.provision(aclTargetOf(deployment.store), deployment.prefix);
+    deploymentAcl.set(deployment, acl);
+  }
+  return acl;
+}
+
+/**
+ * The environment variables that point a process at the deployment's store,
+ * each environment as its own ACL user (LIVE_/SANDBOX_REDIS_URL, or
+ * LIVE_/SANDBOX_REDIS_CLUSTER_NODES); the store's own user only where a
+ * Redis the user gave refuses ACL users outside CI.
+ */
+async function storeEnv(deployment: Deployment): Promise<Record<string, string>> {
+  const acl = await aclFor(deployment);
+  if (acl === null) {
+    expectAclExcused(aclTargetOf(deployment.store));
+    return 'redisUrl' in deployment.store
+      ? { REDIS_URL: deployment.store.redisUrl }
+      : { REDIS_CLUSTER_NODES: deployment.store.clusterNodes };
+  }
+  return 'redisUrl' in deployment.store
+    ? { LIVE_REDIS_URL: acl.urlFor('live'), SANDBOX_REDIS_URL: acl.urlFor('sandbox') }
+    : { LIVE_REDIS_CLUSTER_NODES: acl.clusterNodesFor('live'), SANDBOX_REDIS_CLUSTER_NODES: acl.clusterNodesFor('sandbox') };
+}
+
+/**
+ * Ends a deployment once its processes have stopped: fails when Redis
+ * refused its ACL users anything (a command missing from
+ * REDIS_COMMANDS_USED, a key outside the namespace), then drops the users.
+ */
+export async function endDeployment(deployment: Deployment): Promise<void> {
+  const acl = await deploymentAcl.get(deployment);
+  if (!acl) return;
+  const denials = await acl.denials().catch(() => []);
+  await acl.close();
+  if (denials.length > 0) {
+    throw new Error(
+      `Redis refused the gateway processes' ACL users: ${denials.map((d) => `${d.username}: ${d.reason} ${d.object} (${d.context})`).join('; ')}`,
+    );
+  }
+}
+
+/** The deployment's ACL users (null only where excused), e.g. to see whom its processes connect as. */
+export function deploymentAclUsers(deployment: Deployment): Promise<GatewayAclUsers | null> {
+  return aclFor(deployment);
 }
 
 /** A `node src/main.ts` child process (through tsx, so no build is needed). */
@@ -85,9 +146,7 @@ export async function startGatewayProcess(
     VERIGATE_MASTER_KEY: deployment.masterKey,
     VERIGATE_ADMIN_TOKEN: deployment.adminToken,
     LOG_LEVEL: 'info',
-    ...('redisUrl' in deployment.store
-      ? { REDIS_URL: deployment.store.redisUrl }
-      : { REDIS_CLUSTER_NODES: deployment.store.clusterNodes }),
+    ...(await storeEnv(deployment)),
     ...options.env,
   };
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
