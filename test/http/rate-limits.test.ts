@@ -2,7 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import http from 'node:http';
 import { SignJWT } from 'jose';
 import type request from 'supertest';
-import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
+import { adminClient, checked, exchange, startGateway, verificationTokenFor, type GatewayOptions, type Provisioned, type TestGateway } from '../support/gateway';
 import { expectResponseToMatchSpec } from '../support/openapi';
 import { pollUntil } from '../support/poll';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
@@ -82,6 +82,20 @@ async function provisionWithToken(gw: TestGateway) {
   return { admin, site, token };
 }
 
+/** A well-formed API key of `site` that has been revoked. */
+async function revokedKeyOf(admin: ReturnType<typeof adminClient>, site: Provisioned): Promise<string> {
+  const doomed = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'doomed' });
+  expect((await admin.call('delete', `/sites/${site.siteId}/api-keys/${doomed.body.keyId}`)).status).toBe(204);
+  return doomed.body.apiKey as string;
+}
+
+/** A gateway on a redis-server of its own (which the test may kill or freeze), with a short command timeout. */
+async function onPrivateRedis(rateLimits: GatewayOptions['rateLimits']) {
+  const server = await startRedisServer();
+  const gw = await startGateway({ redisUrl: server.url, rateLimits, redisOverrides: { commandTimeoutMs: 300 } });
+  return { server, gw };
+}
+
 describe('exchanges per API key (in memory)', () => {
   const LIMIT = { points: 3, durationSeconds: 60 };
   let gw: TestGateway;
@@ -143,9 +157,7 @@ describe('refused API keys per client address (in the store)', () => {
     gw = await startGateway({ rateLimits: { failedApiKeyPerIp: LIMIT } });
     let admin: ReturnType<typeof adminClient>;
     ({ admin, site, token } = await provisionWithToken(gw));
-    const doomed = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'doomed' });
-    expect((await admin.call('delete', `/sites/${site.siteId}/api-keys/${doomed.body.keyId}`)).status).toBe(204);
-    revokedKey = doomed.body.apiKey as string;
+    revokedKey = await revokedKeyOf(admin, site);
   });
   afterAll(() => gw.close());
 
@@ -278,8 +290,7 @@ describe('when the store cannot count (a private redis-server)', () => {
   let token: string;
 
   beforeAll(async () => {
-    server = await startRedisServer();
-    gw = await startGateway({ redisUrl: server.url, rateLimits: { failedApiKeyPerIp: LIMIT }, redisOverrides: { commandTimeoutMs: 300 } });
+    ({ server, gw } = await onPrivateRedis({ failedApiKeyPerIp: LIMIT }));
     ({ site, token } = await provisionWithToken(gw));
   });
   afterAll(async () => {
@@ -328,14 +339,10 @@ describe('an address over the refused-key limit is blocked in memory (a private 
   let revokedKey: string;
 
   beforeAll(async () => {
-    server = await startRedisServer();
-    gw = await startGateway({ redisUrl: server.url, rateLimits: { failedApiKeyPerIp: LIMIT }, redisOverrides: { commandTimeoutMs: 300 } });
-    let admin: ReturnType<typeof adminClient>;
-    let site: Provisioned;
-    ({ admin, site, token } = await provisionWithToken(gw));
-    const doomed = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'doomed' });
-    expect((await admin.call('delete', `/sites/${site.siteId}/api-keys/${doomed.body.keyId}`)).status).toBe(204);
-    revokedKey = doomed.body.apiKey as string;
+    ({ server, gw } = await onPrivateRedis({ failedApiKeyPerIp: LIMIT }));
+    const { admin, site, token: issued } = await provisionWithToken(gw);
+    token = issued;
+    revokedKey = await revokedKeyOf(admin, site);
   });
   afterAll(async () => {
     server?.thaw();
