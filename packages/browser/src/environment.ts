@@ -1,7 +1,5 @@
-import { VerigateError } from './errors';
-
-/** `live` or `sandbox`. */
-export type Environment = 'live' | 'sandbox';
+import { VerigateError } from './errors.js';
+import type { Environment } from './protocol.js';
 
 // Replaced at build time by esbuild `define` (scripts/build-sdk.js, from
 // VERIGATE_LIVE_URL / VERIGATE_SANDBOX_URL); undefined when run from source.
@@ -10,7 +8,14 @@ declare const __VERIGATE_SANDBOX_URL__: string | undefined;
 
 /**
  * The base URL of each environment when `init` is given none and the SDK was
- * not loaded by a script tag. Set at build time.
+ * not loaded by a script tag: `http://localhost:8080` and
+ * `http://localhost:8081` (the gateway's default ports) in this package; the
+ * script the gateway serves has its deployment's URLs baked in at build time.
+ *
+ * @example
+ * ```ts
+ * await verigate.init({ publishableKey, baseUrl: DEFAULT_BASE_URLS.sandbox });
+ * ```
  */
 export const DEFAULT_BASE_URLS: Readonly<Record<Environment, string>> = {
   live: typeof __VERIGATE_LIVE_URL__ === 'string' ? __VERIGATE_LIVE_URL__ : 'http://localhost:8080',

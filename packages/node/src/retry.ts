@@ -7,10 +7,10 @@ export const RETRY_BASE_DELAY_MS = 100;
  * jitter (half fixed, half random, so a fleet of clients does not retry in
  * lockstep); either way never more than `maxDelayMs`.
  */
-export function retryDelayMs(attempt: number, retryAfterSeconds: number | null, maxDelayMs: number): number {
+export function retryDelayMs(attempt: number, retryAfterSeconds: number | null, maxDelayMs: number, random = Math.random): number {
   if (retryAfterSeconds !== null) return Math.min(retryAfterSeconds * 1000, maxDelayMs);
   const exponential = Math.min(RETRY_BASE_DELAY_MS * 2 ** attempt, maxDelayMs);
-  return Math.round(exponential / 2 + Math.random() * (exponential / 2));
+  return Math.round(exponential / 2 + random() * (exponential / 2));
 }
 
 /**
@@ -24,4 +24,18 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

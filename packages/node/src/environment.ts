@@ -1,6 +1,6 @@
-import { crc32 } from 'node:zlib';
-import { VerigateError } from './errors';
-import type { Environment } from './types';
+import { apiKeyEnvironment } from './credentials.js';
+import { VerigateError } from './errors.js';
+import type { Environment } from './protocol.js';
 
 /**
  * Where each environment listens when no `baseUrl` is given: the gateway's
@@ -9,47 +9,15 @@ import type { Environment } from './types';
  *
  * @example
  * ```ts
- * const verigate = createVerigateClient({ apiKey, baseUrl: DEFAULT_BASE_URLS.sandbox });
+ * import { createVerigateClient, DEFAULT_BASE_URLS } from '@verigate/node';
+ *
+ * const verigate = createVerigateClient({ apiKey: process.env.VERIGATE_API_KEY!, baseUrl: DEFAULT_BASE_URLS.sandbox });
  * ```
  */
 export const DEFAULT_BASE_URLS: Readonly<Record<Environment, string>> = Object.freeze({
   live: 'http://localhost:8080',
   sandbox: 'http://localhost:8081',
 });
-
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const SECRET_KEY_RE = /^vg_(live|sandbox)_(sk|pk|st)_[0-9A-Za-z]{38}$/;
-
-function checksum(body: string): string {
-  let value = crc32(body);
-  let out = '';
-  while (value > 0) {
-    out = BASE62[value % 62] + out;
-    value = Math.floor(value / 62);
-  }
-  return out.padStart(6, '0');
-}
-
-/**
- * The environment a secret API key belongs to, checked locally (shape and
- * CRC32 checksum, as the gateway does) so a typo, a truncated key or a
- * publishable key pasted by mistake fails at start-up, not on the first request.
- */
-export function apiKeyEnvironment(apiKey: string): Environment {
-  const m = SECRET_KEY_RE.exec(apiKey);
-  const split = apiKey.length - 6;
-  if (!m || checksum(apiKey.slice(0, split)) !== apiKey.slice(split)) {
-    throw new VerigateError(
-      'invalid_api_key',
-      'apiKey is not a verigate secret API key (expected vg_live_sk_… or vg_sandbox_sk_…; check for a typo or a truncated copy)',
-    );
-  }
-  if (m[2] !== 'sk') {
-    const what = m[2] === 'pk' ? 'a publishable key (it belongs in the page)' : 'a session token';
-    throw new VerigateError('invalid_api_key', `apiKey is ${what}, not a secret API key (vg_${m[1]}_sk_…)`);
-  }
-  return m[1] as Environment;
-}
 
 function normalise(url: string): string {
   return new URL(url).href.replace(/\/+$/, '');
@@ -61,8 +29,7 @@ function normalise(url: string): string {
  * `undefined` when it does not say; the gateway then has the last word
  * (401 `api_key_wrong_environment`).
  */
-export function baseUrlEnvironment(baseUrl: string): Environment | undefined {
-  const url = normalise(baseUrl);
+function baseUrlEnvironment(url: string): Environment | undefined {
   if (url === normalise(DEFAULT_BASE_URLS.live)) return 'live';
   if (url === normalise(DEFAULT_BASE_URLS.sandbox)) return 'sandbox';
   if (/(^|[.-])sandbox([.-]|$)/i.test(new URL(url).hostname)) return 'sandbox';

@@ -1,48 +1,13 @@
-import { VerigateError } from './errors';
-import { resolveEnvironment, type Environment } from './environment';
-import { defaultStorage, memoryStorage, safe, type StorageLike } from './storage';
+import { VerigateError } from './errors.js';
+import { resolveEnvironment } from './environment.js';
+import type { Environment, VerigateUser } from './protocol.js';
+import { defaultStorage, memoryStorage, safe, type StorageLike } from './storage.js';
 
 /** A verification token is reused while it has more than this left. */
 export const TOKEN_REUSE_MARGIN_MS = 60_000;
 
 /** Per request; a hung gateway must not hang the page's sign-in. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-/**
- * One current product grant of the signed-in visitor.
- *
- * @example
- * ```ts
- * const canOpenReports = Verigate.user?.productAccess.some((p) => p.productId === 'reports') ?? false;
- * ```
- */
-export interface ProductAccess {
-  readonly productId: string;
-  /** ISO 8601, or `null`: does not expire. */
-  readonly expiresAt: string | null;
-}
-
-/**
- * The signed-in visitor, as the gateway describes it (openapi.yaml `User`).
- * For display only: your backend must trust nothing the page says, and
- * learns who the visitor is from the exchange (Node SDK `verifyUser`).
- *
- * @example
- * ```ts
- * Verigate.on('userChange', (user: VerigateUser | null) => {
- *   greeting.textContent = user ? `Hello ${user.name ?? user.userId}` : 'Signed out';
- * });
- * ```
- */
-export interface VerigateUser {
-  readonly userId: string;
-  readonly email: string | null;
-  readonly name: string | null;
-  readonly attributes: Readonly<Record<string, string | number | boolean | null>>;
-  readonly productAccess: readonly ProductAccess[];
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
 
 /**
  * Options of {@link Verigate.init}.

@@ -1,4 +1,4 @@
-import type { Verigate } from './client';
+import type { Verigate } from './client.js';
 
 /**
  * Initialises from the script tag that loaded the SDK:

@@ -1,10 +1,10 @@
-import { VerigateApiError, VerigateError } from './errors';
-import { resolveEnvironment } from './environment';
-import { parseRetryAfter, retryDelayMs, sleep } from './retry';
-import type { ApiErrorCode, Environment, NotVerified, VerificationResult, VerifiedUserWithProduct } from './types';
+import { VerigateApiError, VerigateError } from './errors.js';
+import { resolveEnvironment } from './environment.js';
+import { parseRetryAfter, retryDelayMs, sleep } from './retry.js';
+import type { ApiErrorCode, Environment, NotVerified, VerificationResult, VerifiedUserWithProduct } from './protocol.js';
+import { SDK_VERSION } from './version.js';
 
 const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
-const SDK_VERSION = '0.1.0';
 
 /**
  * Options of {@link createVerigateClient}.
@@ -25,15 +25,22 @@ export interface VerigateClientOptions {
   /**
    * The gateway's base URL for the key's environment (e.g.
    * `https://api-sandbox.example.com`). Default: {@link DEFAULT_BASE_URLS}.
+   * Redirects are never followed: give the URL that answers.
    */
   baseUrl?: string;
+  /**
+   * How tokens are verified. `'online'` (the default, and today the only
+   * mode): every call is an exchange with the gateway, which is the
+   * authority on sign-out and product access.
+   */
+  verification?: 'online';
   /** Per attempt, in ms (default 5000). */
   timeoutMs?: number;
   /** Further attempts after a 503 or a network error/timeout (default 2; 0 disables). */
   retries?: number;
   /** Upper bound of one wait between attempts, `Retry-After` included, in ms (default 2000). */
   maxRetryDelayMs?: number;
-  /** A `fetch` to use instead of the global one (a proxy agent, a test double). */
+  /** A `fetch` to use instead of the global one (a proxy agent, instrumentation). */
   fetch?: typeof fetch;
 }
 
@@ -54,7 +61,9 @@ export interface VerifyUserOptions {
 
 /**
  * A client for one environment of the gateway. Create it once at start-up
- * and share it; it holds no connection state.
+ * and share it; it holds no connection state. The framework adapters
+ * (`requireVerifiedUser`, `authenticateRequest`, the Fastify plugin) need
+ * nothing of it but `verifyUser`.
  *
  * @example
  * ```ts
@@ -74,15 +83,20 @@ export interface VerigateClient {
    * Resolves `{ isAuthenticated: false, reason }` when the token or its
    * session is not valid; that is an answer, not an error. Rejects with a
    * {@link VerigateApiError} when the gateway refuses the call itself (bad
-   * API key, 503 after every retry) and a {@link VerigateError} with code
-   * `network_error` or `timeout` when it cannot be reached. Retries 503s and
-   * network errors (not 4xx) with bounded exponential backoff.
+   * API key, 503 after every retry, a redirect) and a {@link VerigateError}
+   * with code `network_error` or `timeout` when it cannot be reached.
+   * Retries 503s and network errors (not 4xx) with bounded exponential
+   * backoff.
    */
   verifyUser(token: string, options: VerifyUserOptions & { productId: string }): Promise<VerifiedUserWithProduct | NotVerified>;
   verifyUser(token: string, options?: VerifyUserOptions): Promise<VerificationResult>;
 }
 
-/** Statuses worth another attempt: the gateway's fail-closed 503, and a proxy's 502/504 in front of it. */
+/**
+ * Statuses worth another attempt: the gateway's fail-closed 503, and a
+ * proxy's 502/504 in front of it. Not 429: the limit is per minute, so an
+ * attempt within `maxRetryDelayMs` would only be refused again.
+ */
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 interface Attempt {
@@ -92,7 +106,7 @@ interface Attempt {
   readonly retryAfterSeconds: number | null;
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number, min = 0): number {
+function integerOption(name: string, value: number | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < min) throw new TypeError(`${name} must be an integer >= ${min}`);
   return value;
@@ -102,16 +116,16 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
  * Creates the backend client. Checks the API key locally first: a malformed
  * key, a publishable key, or a key of the other environment than `sandbox` /
  * `baseUrl` say throws a {@link VerigateError} (`invalid_api_key` or
- * `api_key_wrong_environment`) here, before any request.
+ * `api_key_wrong_environment`) here, before any request. Creating a client
+ * sends nothing and starts nothing.
  *
  * @example
  * ```ts
- * import { createVerigateClient } from './sdk/node';
+ * import { createVerigateClient } from '@verigate/node';
  *
  * const verigate = createVerigateClient({
  *   apiKey: process.env.VERIGATE_API_KEY!, // vg_sandbox_sk_…
- *   sandbox: true,
- *   baseUrl: 'https://api-sandbox.example.com',
+ *   baseUrl: process.env.VERIGATE_BASE_URL, // https://api-sandbox.example.com
  * });
  * const result = await verigate.verifyUser(tokenFromTheBrowser, { productId: 'reports' });
  * if (result.isAuthenticated && result.hasProductAccess) {
@@ -124,12 +138,15 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
   if (typeof options.apiKey !== 'string' || options.apiKey === '') {
     throw new TypeError('createVerigateClient needs { apiKey: "vg_live_sk_…" } (the site\'s secret API key)');
   }
+  if (options.verification !== undefined && options.verification !== 'online') {
+    throw new TypeError(`verification must be 'online', got ${JSON.stringify(options.verification)}`);
+  }
   const { apiKey } = options;
   const { environment, baseUrl } = resolveEnvironment(apiKey, options.sandbox, options.baseUrl);
-  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, 5000, 1);
-  const retries = positiveInteger('retries', options.retries, 2);
-  const maxRetryDelayMs = positiveInteger('maxRetryDelayMs', options.maxRetryDelayMs, 2000);
-  const doFetch = options.fetch ?? globalThis.fetch;
+  const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5000, 1);
+  const retries = integerOption('retries', options.retries, 2);
+  const maxRetryDelayMs = integerOption('maxRetryDelayMs', options.maxRetryDelayMs, 2000);
+  const doFetch = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
   const url = `${baseUrl}${EXCHANGE_PATH}`;
 
   const send = async (body: string, signal: AbortSignal | undefined): Promise<Response> => {
@@ -144,19 +161,40 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
           'User-Agent': `verigate-node/${SDK_VERSION}`,
         },
         body,
+        // Never follow: a redirect would carry X-API-KEY to wherever it points.
+        redirect: 'manual',
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (timeout.aborted) throw new VerigateError('timeout', `verigate did not answer within ${timeoutMs} ms (${baseUrl})`);
-      throw new VerigateError('network_error', `Could not reach verigate at ${baseUrl}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      // undici says "fetch failed"; the why (ECONNREFUSED, ENOTFOUND, …) is in its cause.
+      const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (err as Error).message;
+      throw new VerigateError('network_error', `Could not reach verigate at ${baseUrl} (${why})`, { cause: err });
     }
   };
 
   const readAnswer = async (res: Response): Promise<Attempt> => {
     const requestId = res.headers.get('x-request-id');
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+      await res.body?.cancel();
+      const location = res.headers.get('location');
+      let target = 'elsewhere';
+      try {
+        if (location) target = new URL(location, url).origin;
+      } catch {
+        // an unreadable Location: say nothing more
+      }
+      const error = new VerigateApiError(
+        'redirect_refused',
+        `verigate at ${baseUrl} answered ${res.status} redirecting to ${target}; redirects are never followed ` +
+          '(the API key must not travel): set baseUrl to the URL that answers',
+        res.status,
+        requestId,
+      );
+      return { error, retryable: false, retryAfterSeconds: null };
+    }
     const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'));
     let body: unknown;
     try {
@@ -190,7 +228,9 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
   async function verifyUser(token: string, verifyOptions: VerifyUserOptions = {}): Promise<VerificationResult> {
     if (typeof token !== 'string') throw new TypeError('verifyUser needs the verification token string');
     const { productId, signal } = verifyOptions;
-    if (productId !== undefined && typeof productId !== 'string') throw new TypeError('productId must be a string');
+    if (productId !== undefined && (typeof productId !== 'string' || productId === '')) {
+      throw new TypeError('productId must be a non-empty string');
+    }
     const body = JSON.stringify(productId === undefined ? { userVerificationToken: token } : { userVerificationToken: token, productId });
     for (let attempt = 0; ; attempt++) {
       let outcome: Attempt;
@@ -202,8 +242,7 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
       }
       if (outcome.result) return outcome.result;
       if (!outcome.retryable || attempt >= retries) throw outcome.error as VerigateError;
-      await sleep(retryDelayMs(attempt, outcome.retryAfterSeconds, maxRetryDelayMs));
-      signal?.throwIfAborted();
+      await sleep(retryDelayMs(attempt, outcome.retryAfterSeconds, maxRetryDelayMs), signal);
     }
   }
 
