@@ -22,7 +22,23 @@ export interface paths {
         readonly put?: never;
         /**
          * Exchange a verification token for a trusted user object
-         * @description Called by the customer backend with its secret API key. A token or session problem is not an error: it answers 200 with `isAuthenticated: false` and a `reason`. Fails closed: when the store cannot be reached the answer is 503, never a guess.
+         * @description Called by the customer backend with its secret API key. A token or
+         *     session problem is not an error: it answers 200 with
+         *     `isAuthenticated: false` and a `reason`. Fails closed: when the store
+         *     cannot be reached the answer is 503, never a guess.
+         *
+         *     **Sandbox fixtures.** On the sandbox listener only, with any valid
+         *     sandbox API key, the tokens `vg_sandbox_test_<outcome>` answer that
+         *     outcome for the fixture user `test_user` (`test_user@example.com`,
+         *     "Test User", session `sess_sandbox_test_user`), so a backend can be
+         *     tested without a browser: `verified`, `verified_with_access`,
+         *     `verified_without_access`, and one per not-verified `reason`
+         *     (`vg_sandbox_test_session_ended`, …; the examples list them all).
+         *     `hasProductAccess` is present exactly when the request names a
+         *     `productId`, as for real tokens: `true` for `verified_with_access`
+         *     (whose `productAccess` lists the requested product, else
+         *     `test_product`), `false` for the other two. On live they are
+         *     `token_malformed`, and so is an unknown `vg_sandbox_test_…` token.
          */
         readonly post: operations["exchangeVerificationToken"];
         readonly delete?: never;
