@@ -3,7 +3,15 @@ import { resolveEnvironment } from './environment.js';
 import type { Environment, VerigateUser } from './protocol.js';
 import { defaultStorage, memoryStorage, safe, type StorageLike } from './storage.js';
 
-/** A verification token is reused while it has more than this left. */
+/**
+ * A verification token is reused while it has more than this left (ms);
+ * `getUserVerificationToken()` fetches a new one after that.
+ *
+ * @example
+ * ```ts
+ * const fresh = (expiresAt: number) => expiresAt - Date.now() > TOKEN_REUSE_MARGIN_MS;
+ * ```
+ */
 export const TOKEN_REUSE_MARGIN_MS = 60_000;
 
 /** Per request; a hung gateway must not hang the page's sign-in. */

@@ -1,6 +1,12 @@
 /**
  * The part of the Web Storage API the SDK uses; `localStorage`,
  * `sessionStorage` or any object with these three methods fits.
+ *
+ * @example
+ * ```ts
+ * const perTab: StorageLike = sessionStorage;
+ * await verigate.init({ publishableKey, storage: perTab });
+ * ```
  */
 export interface StorageLike {
   getItem(key: string): string | null;
