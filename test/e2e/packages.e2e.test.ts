@@ -286,6 +286,20 @@ describe("README's first integration, in Chromium", () => {
       logLevel: 'error',
     });
     writeFileSync(join(dir, 'public/module.html'), '<!doctype html><meta charset="utf-8"><title>module</title><script type="module" src="/module.js"></script>');
+    await build({
+      entryPoints: [join(scratch, 'ts-bundler/loader-errors.ts')],
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      outfile: join(dir, 'public/loader-errors.js'),
+      define: {
+        'process.env.VERIGATE_PUBLISHABLE_KEY': JSON.stringify(site.publishableKey),
+        'process.env.VERIGATE_BASE_URL': JSON.stringify(gateway.urls.sandbox),
+        'process.env.UNREACHABLE_URL': JSON.stringify(`http://127.0.0.1:${await freePort()}`),
+      },
+      logLevel: 'error',
+    });
+    writeFileSync(join(dir, 'public/loader-errors.html'), '<!doctype html><meta charset="utf-8"><title>loader</title><script type="module" src="/loader-errors.js"></script>');
 
     readmeApp = spawn(process.execPath, ['--env-file=.env', 'server.js'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     readmeApp.stdout?.on('data', (chunk: Buffer) => (readmeOutput += chunk.toString()));
@@ -345,6 +359,20 @@ describe("README's first integration, in Chromium", () => {
       status: 200,
       body: { report: 'Hello Ada, here are your reports' },
       global: 'undefined',
+    });
+  });
+
+  it("loadVerigate refuses a misconfiguration before loading, reports network_error for an unreachable gateway, and loads once it can", async () => {
+    await page.goto(`${appUrl()}/loader-errors.html`);
+    await page.waitForFunction(() => document.body?.dataset.result !== undefined, undefined, { timeout: 15_000 });
+    expect(JSON.parse((await page.evaluate(() => document.body.dataset.result)) ?? 'null')).toEqual({
+      malformedKey: 'invalid_publishable_key',
+      otherEnvironment: 'publishable_key_wrong_environment',
+      unreachable: 'network_error',
+      unreachableAgain: 'network_error',
+      globalAfterFailures: 'undefined',
+      gateway: 'loaded sandbox',
+      scripts: 1,
     });
   });
 

@@ -39,6 +39,7 @@ function injectScript(src: string): Promise<Verigate> {
     };
     script.addEventListener('load', loaded, { once: true });
     script.addEventListener('error', () => {
+      script.remove(); // so that a later call tries again
       reject(
         new VerigateError(
           'network_error',
