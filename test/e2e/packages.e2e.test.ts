@@ -90,6 +90,13 @@ async function roundTrip(dir: string, entry: string): Promise<Record<string, unk
   return JSON.parse(stdout.trim().split('\n').pop() ?? 'null');
 }
 
+/** Bundles a page for Chromium with esbuild, its public values baked in as README's build-page.js does. */
+async function bundlePage(entry: string, outfile: string, values: Record<string, string>): Promise<void> {
+  const { build } = await import('esbuild');
+  const define = Object.fromEntries(Object.entries(values).map(([name, value]) => [`process.env.${name}`, JSON.stringify(value)]));
+  await build({ entryPoints: [entry], bundle: true, format: 'esm', target: 'es2022', outfile, define, logLevel: 'error' });
+}
+
 /** The fenced code block that follows `<!-- first-integration: <file> -->` in README.md. */
 function readmeFile(file: string): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -271,35 +278,16 @@ describe("README's first integration, in Chromium", () => {
 
     // README's "node --env-file=.env build-page.js".
     await node(['--env-file=.env', 'build-page.js'], dir);
-    // The page of the bundler app (@verigate/browser's ES module), served by the same app.
-    const { build } = await import('esbuild');
-    await build({
-      entryPoints: [join(scratch, 'ts-bundler/page.ts')],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      outfile: join(dir, 'public/module.js'),
-      define: {
-        'process.env.VERIGATE_PUBLISHABLE_KEY': JSON.stringify(site.publishableKey),
-        'process.env.VERIGATE_BASE_URL': JSON.stringify(gateway.urls.sandbox),
-      },
-      logLevel: 'error',
+    // The pages of the bundler app (@verigate/browser's ES module; the loader's failures), served by the same app.
+    const pageValues = { VERIGATE_PUBLISHABLE_KEY: site.publishableKey, VERIGATE_BASE_URL: gateway.urls.sandbox };
+    await bundlePage(join(scratch, 'ts-bundler/page.ts'), join(dir, 'public/module.js'), pageValues);
+    await bundlePage(join(scratch, 'ts-bundler/loader-errors.ts'), join(dir, 'public/loader-errors.js'), {
+      ...pageValues,
+      UNREACHABLE_URL: `http://127.0.0.1:${await freePort()}`,
     });
-    writeFileSync(join(dir, 'public/module.html'), '<!doctype html><meta charset="utf-8"><title>module</title><script type="module" src="/module.js"></script>');
-    await build({
-      entryPoints: [join(scratch, 'ts-bundler/loader-errors.ts')],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      outfile: join(dir, 'public/loader-errors.js'),
-      define: {
-        'process.env.VERIGATE_PUBLISHABLE_KEY': JSON.stringify(site.publishableKey),
-        'process.env.VERIGATE_BASE_URL': JSON.stringify(gateway.urls.sandbox),
-        'process.env.UNREACHABLE_URL': JSON.stringify(`http://127.0.0.1:${await freePort()}`),
-      },
-      logLevel: 'error',
-    });
-    writeFileSync(join(dir, 'public/loader-errors.html'), '<!doctype html><meta charset="utf-8"><title>loader</title><script type="module" src="/loader-errors.js"></script>');
+    for (const name of ['module', 'loader-errors']) {
+      writeFileSync(join(dir, `public/${name}.html`), `<!doctype html><meta charset="utf-8"><title>${name}</title><script type="module" src="/${name}.js"></script>`);
+    }
 
     readmeApp = spawn(process.execPath, ['--env-file=.env', 'server.js'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     readmeApp.stdout?.on('data', (chunk: Buffer) => (readmeOutput += chunk.toString()));

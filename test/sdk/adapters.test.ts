@@ -22,6 +22,7 @@ import {
 } from '@verigate/node';
 import { verigateFastify } from '@verigate/node/fastify';
 import { adminClient, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
+import { freePort } from '../support/ports';
 
 let gw: TestGateway;
 let admin: ReturnType<typeof adminClient>;
@@ -125,15 +126,6 @@ async function get(app: App, path: string, bearer?: string): Promise<{ status: n
   return { status: res.status, headers: res.headers, text, body: JSON.parse(text) };
 }
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((ok) => probe.close(ok));
-  return port;
-}
-
 describe.each(ADAPTERS)('%s', (_name, start) => {
   let lines: string[];
   const logger: VerigateLogger = { error: (line) => lines.push(line) };
@@ -234,7 +226,7 @@ describe.each(ADAPTERS)('%s', (_name, start) => {
   });
 
   it('503 verification_unavailable with Retry-After, one log line, when the gateway cannot be reached', async () => {
-    const down = createVerigateClient({ apiKey: live.apiKey, baseUrl: `http://127.0.0.1:${await closedPort()}`, retries: 0 });
+    const down = createVerigateClient({ apiKey: live.apiKey, baseUrl: `http://127.0.0.1:${await freePort()}`, retries: 0 });
     await withApp(down, async (other) => {
       const res = await get(other, '/me', token);
       expectServerSide(res, 503, 'verification_unavailable', /network_error.*ECONNREFUSED/, live.apiKey);
