@@ -7,8 +7,8 @@
 import { createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { adminClient, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
-import { createVerigate, DEFAULT_BASE_URLS, TOKEN_REUSE_MARGIN_MS, VerigateError, type Verigate, type VerigateUser } from '../../src/sdk/browser';
-import { autoInit } from '../../src/sdk/browser/script-tag';
+import { createVerigate, DEFAULT_BASE_URLS, TOKEN_REUSE_MARGIN_MS, VerigateError, type Verigate, type VerigateUser } from '@verigate/browser';
+import { autoInit } from '../../packages/browser/src/script-tag';
 
 class FakeLocalStorage {
   readonly items = new Map<string, string>();

@@ -11,8 +11,8 @@ import {
   VerigateApiError,
   VerigateError,
   type VerigateClient,
-} from '../../src/sdk/node';
-import { parseRetryAfter, RETRY_BASE_DELAY_MS, retryDelayMs } from '../../src/sdk/node/retry';
+} from '@verigate/node';
+import { parseRetryAfter, RETRY_BASE_DELAY_MS, retryDelayMs } from '../../packages/node/src/retry';
 
 let gw: TestGateway;
 let admin: ReturnType<typeof adminClient>;
@@ -170,7 +170,7 @@ describe('environment mix-ups', () => {
     const mixed = createVerigateClient({ apiKey: live.apiKey, baseUrl: gw.urls.sandbox });
     const err = await rejectionOf(mixed.verifyUser(token));
     expect(err).toBeInstanceOf(VerigateApiError);
-    expect(err).toMatchObject({ code: 'api_key_wrong_environment', status: 401 });
+    expect(err).toMatchObject({ code: 'api_key_wrong_environment', httpStatus: 401 });
     expect((err as VerigateApiError).requestId).toEqual(expect.any(String));
   });
 });
@@ -226,7 +226,7 @@ describe('retries', () => {
     behaviour = unavailable();
     const err = await rejectionOf(createVerigateClient({ apiKey: live.apiKey, baseUrl: url, retries: 3 }).verifyUser(token));
     expect(err).toBeInstanceOf(VerigateApiError);
-    expect(err).toMatchObject({ code: 'store_unavailable', status: 503, requestId: 'req-503', retryAfterSeconds: 0, transient: true });
+    expect(err).toMatchObject({ code: 'store_unavailable', httpStatus: 503, requestId: 'req-503', retryAfterSeconds: 0, transient: true });
     expect(hits).toBe(4);
   });
 
@@ -331,7 +331,7 @@ describe('retries', () => {
     const unknownKey = generateCredential('live', 'sk');
     const err = await rejectionOf(createVerigateClient({ apiKey: unknownKey, baseUrl: url, retries: 3 }).verifyUser(token));
     expect(err).toBeInstanceOf(VerigateApiError);
-    expect(err).toMatchObject({ code: 'invalid_api_key', status: 401, transient: false });
+    expect(err).toMatchObject({ code: 'invalid_api_key', httpStatus: 401, transient: false });
     expect(hits).toBe(1);
   });
 
@@ -342,7 +342,7 @@ describe('retries', () => {
       return true;
     };
     const err = await rejectionOf(createVerigateClient({ apiKey: live.apiKey, baseUrl: url, retries: 1 }).verifyUser(token));
-    expect(err).toMatchObject({ code: 'unexpected_response', status: 502 });
+    expect(err).toMatchObject({ code: 'unexpected_response', httpStatus: 502 });
     expect(hits).toBe(2); // a proxy's 502 is retried like a 503
   });
 });
@@ -410,12 +410,18 @@ describe('requireVerifiedUser', () => {
     expect(res.headers['retry-after']).toBe('1');
   });
 
-  it('passes other errors (a bad API key) to the error handler', async () => {
+  it('answers 500 verification_misconfigured, never 401, for a key the gateway refuses', async () => {
+    const lines: string[] = [];
     const misconfigured = createVerigateClient({ apiKey: generateCredential('live', 'sk'), baseUrl: gw.urls.live });
-    const res = await request(appWith(misconfigured)).get('/me').set('Authorization', `Bearer ${token}`);
+    const app = express();
+    app.get('/me', requireVerifiedUser(misconfigured, { logger: { error: (line) => lines.push(line) } }), (_req, res) => {
+      res.json({ reached: true });
+    });
+    const res = await request(app).get('/me').set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(500);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: 'invalid_api_key', status: 401 });
+    expect(res.body).toMatchObject({ status: 500, code: 'verification_misconfigured' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/invalid_api_key/);
   });
 
   it('throws TypeError without a client', () => {
