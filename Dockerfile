@@ -4,10 +4,13 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install, not npm ci: see .ci/run (npm/cli#9846).
-RUN npm install --no-audit --no-fund
+# The workspaces' manifests too: the lockfile names them.
+COPY packages/node/package.json packages/node/
+COPY packages/browser/package.json packages/browser/
+RUN npm ci --no-audit --no-fund
 # .dockerignore keeps node_modules, dist, tests and secrets out of the context.
 COPY . .
+# The gateway and the packages; the gateway serves packages/browser/dist/verigate.js.
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only ----------
@@ -15,8 +18,10 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+# The gateway's production dependencies only: the SDK packages are not its dependencies.
+RUN npm ci --omit=dev --workspaces=false --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/packages/browser/dist/verigate.js ./packages/browser/dist/verigate.js
 COPY openapi.yaml ./
 
 # The admin listener (8090) binds to 127.0.0.1 by default, i.e. it is

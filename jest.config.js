@@ -8,6 +8,14 @@ module.exports = {
   },
   // jose 6 is ESM-only: let ts-jest turn it into CommonJS for the test runtime.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  // The packages by name, from their sources (as tsconfig.json's `paths`);
+  // their ESM sources name relative imports with `.js`, which resolves to the `.ts`.
+  moduleNameMapper: {
+    '^@verigate/node$': '<rootDir>/packages/node/src/index.ts',
+    '^@verigate/node/fastify$': '<rootDir>/packages/node/src/fastify.ts',
+    '^@verigate/browser$': '<rootDir>/packages/browser/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 20000,

@@ -6,7 +6,7 @@
  * Knobs (environment): BENCH_DURATION (seconds measured per row, default and
  * minimum 10), BENCH_WARMUP (seconds, default 3), BENCH_CLIENT (wrk |
  * autocannon), BENCH_WRK_THREADS (default 1), BENCH_ONLY (comma-separated row
- * ids: node, express, reference, oidc, verigate, fresh, mixed — for working
+ * ids: node, express, reference, oidc, verigate, fresh, mixed, propagation — for working
  * on one lever; the full table needs every row; `none` for none), BENCH_USERS
  * (default 10000), BENCH_AB (comma-separated project roots, each with a
  * built dist/, optionally followed by #node-flag#node-flag: their exchange is
@@ -30,6 +30,7 @@ import { pickLoadGenerator, type LoadResult, type LoadSpec, type PlanItem } from
 import { ROOT } from './lib/paths';
 import { cpuMicros, cpuTime, freePort, isAlive, startProcess, stopAll, waitForPort, type Server } from './lib/proc';
 import { startRedis } from './lib/redis-server';
+import { measurePropagation, type PropagationResult } from './propagation';
 
 const CONNECTIONS = 32;
 const DURATION = Math.max(10, Number(process.env.BENCH_DURATION ?? 10));
@@ -379,6 +380,19 @@ async function main(): Promise<number> {
     };
   }
 
+  // --- revocation propagation between two instances ---------------------------------------------
+  let propagation: PropagationResult | null = null;
+  if (wanted('propagation')) {
+    const second = await startVerigate('verigate-b', ROOT);
+    try {
+      propagation = await measurePropagation({ adminPortA: adminPort, livePortB: second.livePort, adminToken, siteId, token: sampleTokens[0] as string });
+      log(`revocation → refusal on another instance: median ${propagation.medianMs.toFixed(1)} ms, p95 ${propagation.p95Ms.toFixed(1)} ms, max ${propagation.maxMs.toFixed(1)} ms over ${propagation.rounds} API key revocations`);
+      if (propagation.maxMs >= 1000) problems.push(`revocation propagation: ${propagation.maxMs.toFixed(0)} ms, past the SPEC's 1 s`);
+    } finally {
+      await second.server.stop();
+    }
+  }
+
   // --- shut down, then check the log holds no secret ---------------------------------------------
   closeConnections();
   await verigate.stop();
@@ -404,6 +418,7 @@ async function main(): Promise<number> {
     logLines,
     leaked,
     problems,
+    propagation,
   });
   // Only a full run is the table; a run of some rows (BENCH_ONLY, BENCH_AB) goes beside it.
   const name = ONLY === null && !process.env.BENCH_AB && USERS === 10_000 ? 'latest' : 'partial-latest';
@@ -439,6 +454,7 @@ interface Meta {
   logLines: number;
   leaked: number;
   problems: string[];
+  propagation: PropagationResult | null;
 }
 
 function buildReport(rows: readonly Row[], meta: Meta): { markdown: string; json: unknown } {
@@ -478,6 +494,10 @@ function buildReport(rows: readonly Row[], meta: Meta): { markdown: string; json
       `oidc-provider keeps its tokens in its in-process memory adapter (no network hop); the reference and verigate read Redis. ` +
       `verigate wrote ${meta.logLines} log lines during the run; ${meta.leaked === 0 ? 'none held' : `${meta.leaked} held`} an API key, a session token or a verification token. The run took ${meta.seconds} s.`,
     '',
+    meta.propagation
+      ? `Revocation → refusal on a second instance (API key revoked through A while B has it cached, B polled until it refuses; SPEC bound 1 s): median ${meta.propagation.medianMs.toFixed(1)} ms, p95 ${meta.propagation.p95Ms.toFixed(1)} ms, max ${meta.propagation.maxMs.toFixed(1)} ms over ${meta.propagation.rounds} revocations.`
+      : 'Revocation propagation: not measured in this run.',
+    '',
     meta.problems.length ? `**Problems:**\n${meta.problems.map((p) => `- ${p}`).join('\n')}` : 'Every response was the expected one.',
     '',
   ].join('\n');
@@ -506,6 +526,7 @@ function buildReport(rows: readonly Row[], meta: Meta): { markdown: string; json
       note: r.note,
     })),
     targets,
+    propagation: meta.propagation,
     logLines: meta.logLines,
     problems: meta.problems,
   };

@@ -1,6 +1,7 @@
 /**
  * The customer's side of the demo: a page that uses the browser SDK (loaded
- * by a script tag from the gateway) and a backend that uses the Node SDK.
+ * by a script tag from the gateway) and a backend that uses @verigate/node
+ * (through its workspace link, as built, when run by `npm run demo`).
  * The backend holds the two secrets; the page only ever sees the publishable key.
  */
 import { createSecretKey } from 'node:crypto';
@@ -8,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import express, { type Express } from 'express';
 import { SignJWT } from 'jose';
-import { createVerigateClient, requireVerifiedUser } from '../src/sdk/node';
+import { createVerigateClient, requireVerifiedUser } from '@verigate/node';
 
 /** The visitor the demo signs in: in a real shop, whoever logged in to your own site. */
 export const DEMO_USER = { userId: 'ada', email: 'ada@example.com', name: 'Ada Lovelace' } as const;

@@ -2,8 +2,10 @@
  * The demo, as a function: starts the built gateway (dist/main.js) on the
  * embedded store, provisions a sandbox site, an API key and a user with
  * product access through the admin API, and serves a small customer app
- * (customer-app.ts) that uses both SDKs. `npm run demo` (main.ts) and the
- * end-to-end test (test/e2e/demo.e2e.test.ts) both call `startDemo`.
+ * (customer-app.ts) that uses both packages: @verigate/node in its
+ * backend, and on its page the script the gateway serves from
+ * @verigate/browser's build. `npm run demo` (main.ts) and the end-to-end
+ * test (test/e2e/demo.e2e.test.ts) both call `startDemo`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,12 +54,11 @@ async function pickPort(preferred: number, taken: Set<number>): Promise<number> 
   return port;
 }
 
-function newestMtime(dir: string, skip?: string): number {
+function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = resolve(dir, entry.name);
-    if (path === skip) continue;
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path, skip) : statSync(path).mtimeMs);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -69,13 +70,16 @@ function newestMtime(dir: string, skip?: string): number {
  */
 export function staleBuild(): string | null {
   const main = resolve(ROOT, 'dist/main.js');
-  const sdk = resolve(ROOT, 'dist/sdk/verigate.js');
-  if (!existsSync(main) || !existsSync(sdk)) return 'the demo needs a build: run `npm run build` first';
-  const browserSources = newestMtime(resolve(ROOT, 'src/sdk/browser'));
-  if (statSync(sdk).mtimeMs < browserSources) return 'dist/sdk/verigate.js is older than src/sdk/browser: run `npm run build`';
-  if (statSync(main).mtimeMs < newestMtime(resolve(ROOT, 'src'), resolve(ROOT, 'src/sdk/browser'))) {
-    return 'dist/main.js is older than src: run `npm run build`';
+  const sdk = resolve(ROOT, 'packages/browser/dist/verigate.js');
+  const node = resolve(ROOT, 'packages/node/dist/cjs/index.js');
+  if (!existsSync(main) || !existsSync(sdk) || !existsSync(node)) return 'the demo needs a build: run `npm run build` first';
+  if (statSync(sdk).mtimeMs < newestMtime(resolve(ROOT, 'packages/browser/src'))) {
+    return 'packages/browser/dist is older than packages/browser/src: run `npm run build`';
   }
+  if (statSync(node).mtimeMs < newestMtime(resolve(ROOT, 'packages/node/src'))) {
+    return 'packages/node/dist is older than packages/node/src: run `npm run build`';
+  }
+  if (statSync(main).mtimeMs < newestMtime(resolve(ROOT, 'src'))) return 'dist/main.js is older than src: run `npm run build`';
   return null;
 }
 

@@ -11,16 +11,30 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Listener ports used when `LIVE_PORT`, `SANDBOX_PORT`, `ADMIN_PORT` are not set. */
 export const DEFAULT_PORTS = { live: 8080, sandbox: 8081, admin: 8090 } as const;
 
-/** A Redis Cluster seed node from `REDIS_CLUSTER_NODES`. */
+/** A Redis Cluster seed node from `REDIS_CLUSTER_NODES` (or `LIVE_`/`SANDBOX_REDIS_CLUSTER_NODES`). */
 export interface ClusterNode {
   readonly host: string;
   readonly port: number;
 }
 
 /**
+ * One environment's Redis Cluster: its seed nodes, and the one set of
+ * credentials (an ACL user, or only a password for `default`) and TLS that
+ * every node connection uses; each set only when given.
+ */
+export interface ClusterTarget {
+  readonly nodes: readonly ClusterNode[];
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls?: boolean;
+}
+
+/**
  * Where the environments keep their data. `embedded` is in-process and
  * forgets everything on exit; `redis` may use one server per environment;
- * `cluster` shares one Redis Cluster (keys are prefixed per environment).
+ * `cluster` one Redis Cluster per environment, or one shared (keys are
+ * prefixed per environment), each environment with its own credentials when
+ * `LIVE_`/`SANDBOX_REDIS_CLUSTER_NODES` give them.
  */
 export type StoreConfig =
   | { readonly kind: 'embedded' }
@@ -30,16 +44,10 @@ export type StoreConfig =
    */
   | { readonly kind: 'redis'; readonly urls: { readonly live: string; readonly sandbox: string } }
   /**
-   * `username`/`password` (an ACL user, or only a password for `default`)
-   * and `tls` apply to every node connection; set only when given.
+   * `clusters.<env>` is `null` when that environment has no cluster because
+   * its listener and the admin listener are `off`: no store for it.
    */
-  | {
-      readonly kind: 'cluster';
-      readonly nodes: readonly ClusterNode[];
-      readonly username?: string;
-      readonly password?: string;
-      readonly tls?: boolean;
-    };
+  | { readonly kind: 'cluster'; readonly clusters: { readonly live: ClusterTarget | null; readonly sandbox: ClusterTarget | null } };
 
 /**
  * The validated, deep-frozen process configuration. Built once by
@@ -177,13 +185,6 @@ function redisUrlVariable(name: string) {
   });
 }
 
-/** `REDIS_CLUSTER_NODES` parsed: the seed nodes and the one set of credentials of the cluster. */
-interface ClusterNodesValue {
-  nodes: ClusterNode[];
-  username?: string;
-  password?: string;
-  tls?: boolean;
-}
 
 const CLUSTER_NODES_FORM = 'a comma-separated list of host:port or redis://[user[:password]@]host:port (rediss:// for TLS)';
 
@@ -216,7 +217,8 @@ function urlClusterNode(entry: string): { node: ClusterNode; tls: boolean; usern
   return { node: { host, port: Number(url.port) }, tls: url.protocol === 'rediss:', username, password };
 }
 
-const clusterNodesVariable = raw.transform((v, ctx): ClusterNodesValue | undefined => {
+/** `REDIS_CLUSTER_NODES` and its per-environment forms, each parsed with messages naming `name`. */
+const clusterNodesVariable = (name: string) => raw.transform((v, ctx): ClusterTarget | undefined => {
   if (v === undefined) return undefined;
   const nodes: ClusterNode[] = [];
   const fromUrls: { tls: boolean; username: string; password: string }[] = [];
@@ -226,7 +228,7 @@ const clusterNodesVariable = raw.transform((v, ctx): ClusterNodesValue | undefin
       const parsed = urlClusterNode(entry);
       if (!parsed) {
         // Never echo: a URL entry may carry a password.
-        ctx.addIssue(`REDIS_CLUSTER_NODES must be ${CLUSTER_NODES_FORM}; entry ${index + 1} is not`);
+        ctx.addIssue(`${name} must be ${CLUSTER_NODES_FORM}; entry ${index + 1} is not`);
         return z.NEVER;
       }
       nodes.push(parsed.node);
@@ -238,7 +240,7 @@ const clusterNodesVariable = raw.transform((v, ctx): ClusterNodesValue | undefin
       // Echoed only when the value holds no URL or userinfo at all: a comma
       // in a password would otherwise make a piece of it an "entry".
       const what = entry === '' ? 'is empty' : /[@/]/.test(v) ? 'is not' : `is ${shown(entry)}`;
-      ctx.addIssue(`REDIS_CLUSTER_NODES must be ${CLUSTER_NODES_FORM}; entry ${index + 1} ${what}`);
+      ctx.addIssue(`${name} must be ${CLUSTER_NODES_FORM}; entry ${index + 1} ${what}`);
       return z.NEVER;
     }
     nodes.push(node);
@@ -247,12 +249,12 @@ const clusterNodesVariable = raw.transform((v, ctx): ClusterNodesValue | undefin
   const first = fromUrls[0];
   if (!first) return { nodes };
   if (fromUrls.some((u) => u.tls !== first.tls || u.username !== first.username || u.password !== first.password)) {
-    ctx.addIssue('REDIS_CLUSTER_NODES URL entries must all have the same scheme, username and password (one set of credentials for the cluster)');
+    ctx.addIssue(`${name} URL entries must all have the same scheme, username and password (one set of credentials for the cluster)`);
     return z.NEVER;
   }
   if (plainEntries > 0 && first.username === '' && first.password === '') {
     ctx.addIssue(
-      'REDIS_CLUSTER_NODES mixes host:port entries with URL entries that carry no username or password; write every entry as host:port, or put the credentials in the URL ones',
+      `${name} mixes host:port entries with URL entries that carry no username or password; write every entry as host:port, or put the credentials in the URL ones`,
     );
     return z.NEVER;
   }
@@ -301,7 +303,9 @@ const variables = {
   REDIS_URL: redisUrlVariable('REDIS_URL'),
   LIVE_REDIS_URL: redisUrlVariable('LIVE_REDIS_URL'),
   SANDBOX_REDIS_URL: redisUrlVariable('SANDBOX_REDIS_URL'),
-  REDIS_CLUSTER_NODES: clusterNodesVariable,
+  REDIS_CLUSTER_NODES: clusterNodesVariable('REDIS_CLUSTER_NODES'),
+  LIVE_REDIS_CLUSTER_NODES: clusterNodesVariable('LIVE_REDIS_CLUSTER_NODES'),
+  SANDBOX_REDIS_CLUSTER_NODES: clusterNodesVariable('SANDBOX_REDIS_CLUSTER_NODES'),
   REDIS_KEY_PREFIX: raw.pipe(
     z
       .string()
@@ -437,12 +441,28 @@ function storeConfig(
   isSet: (name: VariableName) => boolean,
 ): { store: StoreConfig; problems: string[] } {
   const urlVariables = (['REDIS_URL', 'LIVE_REDIS_URL', 'SANDBOX_REDIS_URL'] as const).filter(isSet);
-  if (isSet('REDIS_CLUSTER_NODES')) {
+  const clusterVariables = (['REDIS_CLUSTER_NODES', 'LIVE_REDIS_CLUSTER_NODES', 'SANDBOX_REDIS_CLUSTER_NODES'] as const).filter(isSet);
+  if (clusterVariables.length > 0) {
     const problems =
       urlVariables.length > 0
-        ? [`REDIS_CLUSTER_NODES cannot be combined with ${urlVariables.join(', ')}: set one or the other`]
+        ? [`${clusterVariables.join(', ')} cannot be combined with ${urlVariables.join(', ')}: set one or the other`]
         : [];
-    return { store: { kind: 'cluster', ...(values.REDIS_CLUSTER_NODES ?? { nodes: [] }) }, problems };
+    const clusters: { live: ClusterTarget | null; sandbox: ClusterTarget | null } = { live: null, sandbox: null };
+    for (const [environment, name, other, portName] of [
+      ['live', 'LIVE_REDIS_CLUSTER_NODES', 'SANDBOX_REDIS_CLUSTER_NODES', 'LIVE_PORT'],
+      ['sandbox', 'SANDBOX_REDIS_CLUSTER_NODES', 'LIVE_REDIS_CLUSTER_NODES', 'SANDBOX_PORT'],
+    ] as const) {
+      if (isSet(name) || isSet('REDIS_CLUSTER_NODES')) {
+        // A malformed value is a problem above; `nodes: []` only stands in for it.
+        clusters[environment] = (isSet(name) ? values[name] : values.REDIS_CLUSTER_NODES) ?? { nodes: [] };
+      } else if (values[portName] !== null || values.ADMIN_PORT !== null) {
+        problems.push(
+          `${name} (or REDIS_CLUSTER_NODES) is required when ${other} is set and ${portName} or ADMIN_PORT is not "off": ` +
+            `${environment} must not fall back to the embedded store`,
+        );
+      }
+    }
+    return { store: { kind: 'cluster', clusters }, problems };
   }
   if (urlVariables.length === 0) return { store: { kind: 'embedded' }, problems: [] };
 
@@ -489,12 +509,23 @@ export function redactUrl(value: string): string {
   return url.href;
 }
 
+/** One environment's cluster in {@link ConfigSummary}: nodes as `host:port`, never the password. */
+export interface ClusterSummary {
+  nodes: string[];
+  username?: string;
+  password?: '***';
+  tls?: true;
+}
+
 /** The shape returned by {@link redactedConfigSummary}. */
 export interface ConfigSummary {
   listeners: { live: number | 'off'; sandbox: number | 'off'; admin: number | 'off' };
   adminHost: string;
   publicUrls: { live: string; sandbox: string };
-  store: { kind: 'embedded' } | { kind: 'redis'; urls: { live: string; sandbox: string } } | { kind: 'cluster'; nodes: string[]; username?: string; password?: '***'; tls?: true };
+  store:
+    | { kind: 'embedded' }
+    | { kind: 'redis'; urls: { live: string; sandbox: string } }
+    | { kind: 'cluster'; clusters: { live: ClusterSummary | null; sandbox: ClusterSummary | null } };
   keyPrefix: string;
   masterKey: 'generated' | 'set';
   adminToken: 'generated' | 'set';
@@ -527,10 +558,10 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
       : config.store.kind === 'cluster'
         ? {
             kind: 'cluster',
-            nodes: config.store.nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`),
-            ...(config.store.username !== undefined && { username: config.store.username }),
-            ...(config.store.password !== undefined && { password: '***' as const }),
-            ...(config.store.tls === true && { tls: true as const }),
+            clusters: {
+              live: config.store.clusters.live && clusterSummary(config.store.clusters.live),
+              sandbox: config.store.clusters.sandbox && clusterSummary(config.store.clusters.sandbox),
+            },
           }
         : { kind: 'embedded' };
   return {
@@ -545,6 +576,15 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     redisCommandTimeoutMs: config.redisCommandTimeoutMs,
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
+  };
+}
+
+function clusterSummary(cluster: ClusterTarget): ClusterSummary {
+  return {
+    nodes: cluster.nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`),
+    ...(cluster.username !== undefined && { username: cluster.username }),
+    ...(cluster.password !== undefined && { password: '***' as const }),
+    ...(cluster.tls === true && { tls: true as const }),
   };
 }
 

@@ -113,7 +113,8 @@ function runPrimary(config: Config, log: Logger): void {
 async function serve(config: Config, log: Logger): Promise<void> {
   const metrics = createMetrics();
   const openapiYaml = readFileSync(resolve(__dirname, '..', 'openapi.yaml'), 'utf8');
-  const sdkPath = resolve(__dirname, '..', 'dist', 'sdk', 'verigate.js');
+  // The browser SDK script, as @verigate/browser builds it (scripts/build-sdk.js).
+  const sdkPath = resolve(__dirname, '..', 'packages', 'browser', 'dist', 'verigate.js');
   const sdkScript = existsSync(sdkPath) ? readFileSync(sdkPath, 'utf8') : null;
 
   let lastStoreError = 0;

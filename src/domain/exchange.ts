@@ -5,6 +5,7 @@ import type { ApiKeyRecord } from './api-keys';
 import { isSessionActive, type SessionRecord } from './sessions';
 import { currentProductAccess, hasProductAccess, type Attributes, type ProductAccessView, type UserRecord } from './users';
 import type { TokenFailure, VerificationTokens } from './verification-tokens';
+import { answerSandboxFixture } from './sandbox-fixtures';
 import { keys } from '../store/keys';
 import { TurnBatchedReads } from '../store/batched-reads';
 
@@ -56,6 +57,8 @@ export class Exchange {
   }
 
   async exchangeVerificationToken(apiKey: ApiKeyRecord, token: string, productId?: string): Promise<ExchangeResult> {
+    const fixture = answerSandboxFixture(this.ctx.environment, token, productId, this.ctx.clock.now()); // SPEC §9, sandbox only
+    if (fixture) return fixture;
     const check = await this.tokens.verifyVerificationToken(token, apiKey.siteId);
     if (!check.ok) return this.notVerified(check.reason);
     const { claims } = check;

@@ -1,4 +1,4 @@
-import type { Config } from '../config';
+import type { ClusterTarget, Config } from '../config';
 import type { Environment } from '../domain/environments';
 import { MemoryBackend, MemoryStore } from './memory-store';
 import { createRedisConnections, RedisStore, type RedisTarget } from './redis-store';
@@ -31,17 +31,22 @@ export function openStores(
       onError: (err) => onError(err, env),
     });
   if (store.kind === 'cluster') {
-    // Both environments on one cluster, each with its own connections (a
-    // store closes its own) and its own `<prefix>:<environment>:` keys.
-    // The cluster's one set of credentials (and TLS) reaches every node
-    // connection, the subscriber's included.
-    const target: RedisTarget = {
-      clusterNodes: store.nodes,
-      ...(store.username !== undefined && { username: store.username }),
-      ...(store.password !== undefined && { password: store.password }),
-      ...(store.tls === true && { tls: true }),
+    // Each environment on its cluster (one shared, or one each), with its own
+    // connections (a store closes its own), its own `<prefix>:<environment>:`
+    // keys and its cluster's one set of credentials (and TLS) on every node
+    // connection, the subscriber's included: two ACL users on one cluster
+    // keep the environments apart as on one Redis.
+    const target = (cluster: ClusterTarget): RedisTarget => ({
+      clusterNodes: cluster.nodes,
+      ...(cluster.username !== undefined && { username: cluster.username }),
+      ...(cluster.password !== undefined && { password: cluster.password }),
+      ...(cluster.tls === true && { tls: true }),
+    });
+    const { live, sandbox } = store.clusters;
+    return {
+      ...(live !== null && { live: open('live', target(live)) }),
+      ...(sandbox !== null && { sandbox: open('sandbox', target(sandbox)) }),
     };
-    return { live: open('live', target), sandbox: open('sandbox', target) };
   }
   // An environment with neither listener nor admin has no URL (config allows that only then): no store.
   return {

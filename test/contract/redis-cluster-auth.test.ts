@@ -6,7 +6,7 @@ import { StoreUnavailableError } from '../../src/domain/errors';
 import { openStores } from '../../src/store/open-stores';
 import { createRedisClient, REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-store';
 import type { Store } from '../../src/store/store';
-import { namespaceAclRules } from '../support/redis-acl';
+import { aclLogOf, namespaceAclRules } from '../support/redis-acl';
 import { pollUntil } from '../support/poll';
 import { RecordingListener } from '../support/recording-listener';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
@@ -20,6 +20,8 @@ import { startRedisCluster, type RedisClusterHandle } from '../support/redis-clu
  */
 const USER = 'verigate-live';
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
+const SANDBOX_USER = 'verigate-sandbox';
+const SANDBOX_PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
 
 let cluster: RedisClusterHandle;
 let admins: Redis[] = [];
@@ -35,6 +37,8 @@ beforeAll(async () => {
   );
   const rules = namespaceAclRules('vg:live:', PASSWORD, REDIS_CLUSTER_EXTRA_COMMANDS);
   await Promise.all(admins.map((admin) => admin.call('ACL', 'SETUSER', USER, ...rules)));
+  const sandboxRules = namespaceAclRules('vg:sandbox:', SANDBOX_PASSWORD, REDIS_CLUSTER_EXTRA_COMMANDS);
+  await Promise.all(admins.map((admin) => admin.call('ACL', 'SETUSER', SANDBOX_USER, ...sandboxRules)));
 }, 60_000);
 
 afterAll(async () => {
@@ -43,10 +47,10 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** The stores `openStores` builds for REDIS_CLUSTER_NODES = `nodes`. */
-function storesFor(nodes: string): Partial<Record<Environment, Store>> {
+/** The stores `openStores` builds for REDIS_CLUSTER_NODES = `nodes` (or, given an object, for those variables). */
+function storesFor(nodes: string | Record<string, string>): Partial<Record<Environment, Store>> {
   const config = loadConfig({
-    REDIS_CLUSTER_NODES: nodes,
+    ...(typeof nodes === 'string' ? { REDIS_CLUSTER_NODES: nodes } : nodes),
     VERIGATE_MASTER_KEY: randomBytes(32).toString('base64'),
     VERIGATE_ADMIN_TOKEN: 'a'.repeat(40),
     SANDBOX_PORT: 'off',
@@ -135,5 +139,47 @@ describe('REDIS_CLUSTER_NODES with an ACL user in a redis:// entry', () => {
     );
     expect(err).toBeInstanceOf(StoreUnavailableError);
     expect(String((err as Error).message)).not.toContain(PASSWORD);
+    // Closed here, so it stops retrying its AUTH (and filling the ACL LOG) for the tests after it.
+    await Promise.all(Object.values(opened.pop() ?? {}).map((s) => s.close()));
   }, 20_000);
+});
+
+describe('LIVE_REDIS_CLUSTER_NODES and SANDBOX_REDIS_CLUSTER_NODES: each environment its own ACL user on one cluster', () => {
+  it('opens each environment’s store as its own user, on every node', async () => {
+    // This file's own cluster: forget the refusals earlier tests provoked.
+    await Promise.all(admins.map((admin) => admin.call('ACL', 'LOG', 'RESET')));
+    const [first, second] = cluster.nodes;
+    const entries = (user: string, password: string) =>
+      `redis://${user}:${password}@127.0.0.1:${first!.port},redis://${user}:${password}@127.0.0.1:${second!.port}`;
+    const stores = storesFor({
+      LIVE_REDIS_CLUSTER_NODES: entries(USER, PASSWORD),
+      SANDBOX_REDIS_CLUSTER_NODES: entries(SANDBOX_USER, SANDBOX_PASSWORD),
+      // Both listeners on (their stores are what is checked), admin off.
+      SANDBOX_PORT: '0',
+      LIVE_PORT: '0',
+    });
+    const live = stores.live!;
+    const sandbox = stores.sandbox!;
+    await pollUntil(() => Promise.all([live.ping(), sandbox.ping()]).then(() => true), (ok) => ok, { what: 'both stores ready' });
+
+    // Each writes and reads its own keys on every node: its user allows exactly its namespace.
+    const sites = Array.from({ length: 24 }, (_, i) => `site_${i}`);
+    for (const site of sites) {
+      await live.write([{ op: 'set', key: `{${site}}:k`, value: `live-${site}`, ttlMs: 60_000 }]);
+      await sandbox.write([{ op: 'set', key: `{${site}}:k`, value: `sandbox-${site}`, ttlMs: 60_000 }]);
+    }
+    for (const site of sites) {
+      expect(await live.get(`{${site}}:k`)).toBe(`live-${site}`);
+      expect(await sandbox.get(`{${site}}:k`)).toBe(`sandbox-${site}`);
+    }
+    const subscriptions = await Promise.all([live.subscribe('invalidate', new RecordingListener()), sandbox.subscribe('invalidate', new RecordingListener())]);
+    expect(subscriptions.map((sub) => sub.active)).toEqual([true, true]);
+    expect((await subscribedUsers()).sort()).toEqual([SANDBOX_USER, USER].sort());
+    const users = await connectedUsers();
+    expect(users.filter((u) => u === SANDBOX_USER).length).toBeGreaterThanOrEqual(cluster.nodes.length + 1);
+    // And nothing either user was refused.
+    const log = (await Promise.all(admins.map((admin) => aclLogOf(admin)))).flat();
+    expect(log.filter((entry) => entry.username === USER || entry.username === SANDBOX_USER)).toEqual([]);
+    await Promise.all(subscriptions.map((sub) => sub.close()));
+  }, 30_000);
 });

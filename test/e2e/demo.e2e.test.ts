@@ -2,8 +2,8 @@
  * The demo, end to end, in headless Chromium: the built gateway
  * (dist/main.js, embedded store, spawned by startDemo on free ports), the
  * customer app with the Node SDK, and the page with the browser SDK loaded
- * by a script tag from the gateway. Builds first when dist/ is missing or
- * older than src/. Needs Debian's chromium (/usr/bin/chromium, or
+ * by a script tag from the gateway. Builds first when a build is missing or
+ * older than its sources. Needs Debian's chromium (/usr/bin/chromium, or
  * CHROMIUM_PATH); .ci/run installs it.
  * The screenshot lands in test/artifacts/demo.png.
  */
@@ -23,7 +23,7 @@ function buildIfStale(): void {
   if (staleBuild() === null) return;
   const root = resolve(__dirname, '../..');
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  execFileSync(process.execPath, ['scripts/build-sdk.js'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/build-sdk.js', '--if-stale'], { cwd: root, stdio: 'inherit' });
 }
 
 let demo: RunningDemo;

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import {
+  deploymentAclUsers,
+  endDeployment,
   httpClient,
   newDeployment,
   startGatewayProcess,
@@ -10,44 +12,43 @@ import {
 } from '../support/gateway-process';
 import { testRedisUrl } from '../support/redis';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
+import { pollUntil } from '../support/poll';
 
-/** SPEC §5: every revocation takes effect on every instance sharing the store within 1 s. */
+/**
+ * SPEC §5: every revocation takes effect on every instance sharing the store
+ * within 1 s. This file is the one place the bound is asserted, on real
+ * processes: one test per store, over the revocations it measures. Every
+ * other propagation test waits for the outcome only; the figures themselves
+ * are `npm run bench`'s (bench/propagation.ts).
+ */
 const PROPAGATION_BOUND_MS = 1000;
 
 jest.setTimeout(120_000);
 
 /**
- * Polls `probe` every 5 ms until `done` holds; resolves with the value and
+ * Polls `probe` every `intervalMs` (5) until `done` holds; resolves with the value and
  * the time since `since`. Gives up at 3× the bound, so a miss fails on the
- * assertion that follows, with the measured time.
+ * assertion of the bound, with the measured time.
  */
 async function propagation<T>(
   what: string,
   since: number,
   probe: () => Promise<T>,
   done: (value: T) => boolean,
+  intervalMs = 5,
 ): Promise<{ value: T; elapsedMs: number }> {
   for (;;) {
     const value = await probe();
     const elapsedMs = performance.now() - since;
     if (done(value)) return { value, elapsedMs };
     if (elapsedMs > PROPAGATION_BOUND_MS * 3) throw new Error(`${what}: not seen after ${Math.round(elapsedMs)} ms; last ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
-
-/** Measured times, printed once per store (the benchmark reports them too). */
-const measured: Record<string, Record<string, number>> = {};
 
 let cluster: RedisClusterHandle | undefined;
 
 afterAll(async () => {
-  for (const [store, times] of Object.entries(measured)) {
-    const line = Object.entries(times)
-      .map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`)
-      .join(', ');
-    console.log(`propagation between two gateway processes on ${store}: ${line}`);
-  }
   await cluster?.stop();
 });
 
@@ -62,25 +63,25 @@ describe.each([
       return { clusterNodes: cluster.nodesEnv };
     },
   ],
-])('two gateway processes sharing %s', (storeName, storeFor) => {
+])('two gateway processes sharing %s', (_storeName, storeFor) => {
   let deployment: Deployment;
   let a: GatewayProcess;
   let b: GatewayProcess;
   let onA: ReturnType<typeof httpClient>;
   let onB: ReturnType<typeof httpClient>;
-  const times: Record<string, number> = {};
 
   beforeAll(async () => {
     deployment = newDeployment(await storeFor());
     [a, b] = await Promise.all([startGatewayProcess(deployment), startGatewayProcess(deployment)]);
     onA = httpClient(a, deployment.adminToken);
     onB = httpClient(b, deployment.adminToken);
-    measured[storeName] = times;
   });
 
   afterAll(async () => {
     const exits = await Promise.all([a?.stop(), b?.stop()]);
     for (const exit of exits) if (exit) expect(exit).toEqual({ code: 0, signal: null });
+    // Both processes ran as the environments' ACL users: Redis refused them nothing.
+    if (deployment) await endDeployment(deployment);
   });
 
   /** A site with an API key, a user with a session, and a verification token, all made through A. */
@@ -115,64 +116,63 @@ describe.each([
       body: { userVerificationToken: token },
     });
 
-  it('what A provisions, B serves', async () => {
+  it('what A provisions, B serves (both connected as the environments’ ACL users)', async () => {
+    const acl = await deploymentAclUsers(deployment);
+    if (acl) {
+      const users = await acl.connectedUsers();
+      expect(users.filter((u) => u === acl.users.live.username).length).toBeGreaterThanOrEqual(2);
+      expect(users.filter((u) => u === acl.users.sandbox.username).length).toBeGreaterThanOrEqual(2);
+    }
     const p = await provision('shared');
     const res = await exchangeOn(onB, p.apiKey, p.token);
     expect(res.body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'shared' } });
   });
 
-  it('an API key revoked through A is refused by B (which had it cached) within 1 s', async () => {
-    const p = await provision('revoke');
-    expect((await exchangeOn(onB, p.apiKey, p.token)).status).toBe(200);
-    const since = performance.now();
-    expect((await onA.admin('DELETE', `/sites/${p.siteId}/api-keys/${p.keyId}`)).status).toBe(204);
-    const { value, elapsedMs } = await propagation('revoked key', since, () => exchangeOn(onB, p.apiKey, p.token), (r) => r.status !== 200);
-    times['API key revocation'] = elapsedMs;
-    expect(value).toMatchObject({ status: 401, body: { code: 'invalid_api_key' } });
-    expect(elapsedMs).toBeLessThan(PROPAGATION_BOUND_MS);
-  });
+  it('every revocation through A is honoured by B within the SPEC’s 1 s: API key revoked, session ended, identity secret rotated', async () => {
+    const times: Record<string, number> = {};
 
-  it('a session ended through A is refused by B within 1 s', async () => {
-    const p = await provision('signout');
-    expect((await exchangeOn(onB, p.apiKey, p.token)).body.isAuthenticated).toBe(true);
-    const since = performance.now();
-    const signOut = await onA.call('live', 'DELETE', '/live_api/v1/session', {
-      headers: { Authorization: `Bearer ${p.sessionToken}` },
-    });
+    // An API key B has cached.
+    const revoked = await provision('revoke');
+    expect((await exchangeOn(onB, revoked.apiKey, revoked.token)).status).toBe(200);
+    let since = performance.now();
+    expect((await onA.admin('DELETE', `/sites/${revoked.siteId}/api-keys/${revoked.keyId}`)).status).toBe(204);
+    const refusedKey = await propagation('revoked key', since, () => exchangeOn(onB, revoked.apiKey, revoked.token), (r) => r.status !== 200);
+    expect(refusedKey.value).toMatchObject({ status: 401, body: { code: 'invalid_api_key' } });
+    times['API key revocation'] = refusedKey.elapsedMs;
+
+    // A session B has verified.
+    const signedOut = await provision('signout');
+    expect((await exchangeOn(onB, signedOut.apiKey, signedOut.token)).body.isAuthenticated).toBe(true);
+    since = performance.now();
+    const signOut = await onA.call('live', 'DELETE', '/live_api/v1/session', { headers: { Authorization: `Bearer ${signedOut.sessionToken}` } });
     expect(signOut.status).toBe(204);
-    const { value, elapsedMs } = await propagation(
-      'ended session',
-      since,
-      () => exchangeOn(onB, p.apiKey, p.token),
-      (r) => r.body.isAuthenticated === false,
-    );
-    times['session end'] = elapsedMs;
-    expect(value.body).toMatchObject({ isAuthenticated: false, reason: 'session_ended' });
-    expect(elapsedMs).toBeLessThan(PROPAGATION_BOUND_MS);
-  });
+    const ended = await propagation('ended session', since, () => exchangeOn(onB, signedOut.apiKey, signedOut.token), (r) => r.body.isAuthenticated === false);
+    expect(ended.value.body).toMatchObject({ isAuthenticated: false, reason: 'session_ended' });
+    times['session end'] = ended.elapsedMs;
 
-  it('an identity secret rotated through A (no grace) is refused by B within 1 s', async () => {
-    const p = await provision('rotate-secret');
+    // An identity secret B has used (so B has the site cached), rotated without grace.
+    const rotating = await provision('rotate-secret');
     const identityToken = await new SignJWT({ email: 'who@example.com' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('signer')
       .setIssuedAt()
       .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(p.identitySecret));
-    const signIn = () =>
-      onB.call('live', 'POST', '/live_api/v1/sessions', { body: { publishableKey: p.publishableKey, identityToken } });
-    // B signs in with the current secret, so B has the site cached.
+      .sign(new TextEncoder().encode(rotating.identitySecret));
+    const signIn = () => onB.call('live', 'POST', '/live_api/v1/sessions', { body: { publishableKey: rotating.publishableKey, identityToken } });
     expect((await signIn()).status).toBe(201);
-    const since = performance.now();
-    const rotated = await onA.admin('POST', `/sites/${p.siteId}/security/rotate-identity-secret`, {});
-    expect(rotated.status).toBe(200);
-    const { value, elapsedMs } = await propagation('rotated identity secret', since, signIn, (r) => r.status !== 201);
-    times['identity secret rotation'] = elapsedMs;
-    expect(value).toMatchObject({ status: 401, body: { code: 'invalid_identity_token' } });
-    expect(elapsedMs).toBeLessThan(PROPAGATION_BOUND_MS);
+    since = performance.now();
+    expect((await onA.admin('POST', `/sites/${rotating.siteId}/security/rotate-identity-secret`, {})).status).toBe(200);
+    // Every probe is a sign-in, limited to 60 a minute per address: 50 ms apart, 3 s of them stay under it.
+    const refusedSecret = await propagation('rotated identity secret', since, signIn, (r) => r.status !== 201, 50);
+    expect(refusedSecret.value).toMatchObject({ status: 401, body: { code: 'invalid_identity_token' } });
+    times['identity secret rotation'] = refusedSecret.elapsedMs;
+
+    // The bound, once, over every revocation measured (any offender shows with its time).
+    expect(Object.keys(times)).toHaveLength(3);
+    expect(Object.entries(times).filter(([, ms]) => ms >= PROPAGATION_BOUND_MS)).toEqual([]);
   });
 
-  it('after a signing-key rotation through A, B signs with the new key within 1 s, and each verifies the other’s tokens', async () => {
+  it('after a signing-key rotation through A, B signs with the new key, and each verifies the other’s tokens', async () => {
     const p = await provision('rotate-signing');
     const kidOf = (token: string) => decodeProtectedHeader(token).kid;
     const tokenFrom = async (client: ReturnType<typeof httpClient>) => {
@@ -183,18 +183,11 @@ describe.each([
       return res.body.userVerificationToken as string;
     };
     const before = kidOf(await tokenFrom(onB));
-    const since = performance.now();
     const rotation = await onA.admin('POST', '/signing-keys/rotate');
     expect(rotation.status).toBe(200);
     expect(rotation.body.previousKid).toBe(before);
-    const { value: fromB, elapsedMs } = await propagation(
-      'new signing key',
-      since,
-      () => tokenFrom(onB),
-      (token) => kidOf(token) === rotation.body.kid,
-    );
-    times['signing key rotation'] = elapsedMs;
-    expect(elapsedMs).toBeLessThan(PROPAGATION_BOUND_MS);
+    // Not a revocation (the old key keeps verifying): no bound, only that it arrives.
+    const fromB = await pollUntil(() => tokenFrom(onB), (token) => kidOf(token) === rotation.body.kid, { intervalMs: 5, what: 'B to sign with the new key' });
     // New tokens verify on both; so does the old one (previous key kept until its tokens expire).
     expect((await exchangeOn(onA, p.apiKey, fromB)).body.isAuthenticated).toBe(true);
     expect((await exchangeOn(onB, p.apiKey, await tokenFrom(onA))).body.isAuthenticated).toBe(true);

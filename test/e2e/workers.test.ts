@@ -1,4 +1,4 @@
-import { newDeployment, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { endDeployment, newDeployment, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
 import { testRedisUrl } from '../support/redis';
 
 jest.setTimeout(90_000);
@@ -17,21 +17,20 @@ const messages = (gateway: GatewayProcess, msg: string) => gateway.logLines().fi
 
 describe('WORKERS=2', () => {
   let gateway: GatewayProcess;
+  const deployment = newDeployment({ redisUrl: testRedisUrl() });
 
   beforeAll(async () => {
     // debug: every request is logged, with the pid of the worker that served it.
-    gateway = await startGatewayProcess(newDeployment({ redisUrl: testRedisUrl() }), {
+    gateway = await startGatewayProcess(deployment, {
       env: { WORKERS: '2', LOG_LEVEL: 'debug' },
     });
     // Ready means one worker answers; wait for both to have started listening.
-    for (let i = 0; messages(gateway, 'verigate started').length < 2; i++) {
-      if (i > 400) throw new Error(`second worker did not start:\n${gateway.stdout()}\n${gateway.stderr()}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await gateway.untilLogLines((line) => line.msg === 'verigate started', 2);
   });
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
+    await endDeployment(deployment);
   });
 
   it('forks two workers that share the ports and both serve requests', async () => {
@@ -42,33 +41,23 @@ describe('WORKERS=2', () => {
     expect(new Set(listening)).toEqual(new Set(started));
 
     // Each request on a new connection: the primary hands connections to the workers in turn.
-    for (let i = 0; i < 20; i++) {
+    const PROBES = 20;
+    for (let i = 0; i < PROBES; i++) {
       const res = await fetch(`${gateway.urls.live}/healthz`, {
         headers: { 'X-Request-Id': `workers-probe-${i}`, Connection: 'close' },
       });
       expect(res.status).toBe(200);
     }
-    let servedBy = new Set<number>();
-    for (let i = 0; i < 100 && servedBy.size < 2; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      servedBy = new Set(
-        gateway
-          .logLines()
-          .filter((line) => line.msg === 'request' && String(line.requestId).startsWith('workers-probe-'))
-          .map((line) => line.pid as number),
-      );
-    }
-    expect(servedBy).toEqual(new Set(started));
+    // Every probe's log line (written as its response ends), then who served them.
+    const probes = await gateway.untilLogLines((line) => line.msg === 'request' && String(line.requestId).startsWith('workers-probe-'), PROBES);
+    expect(new Set(probes.map((line) => line.pid as number))).toEqual(new Set(started));
   });
 
   it('restarts a worker that dies', async () => {
     const [victim] = messages(gateway, 'worker started').map((line) => line.workerPid as number);
     process.kill(victim as number, 'SIGKILL');
     // The replacement is listening once it logs its start.
-    for (let i = 0; messages(gateway, 'verigate started').length < 3; i++) {
-      if (i > 1200) throw new Error(`no replacement worker:\n${gateway.stdout()}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await gateway.untilLogLines((line) => line.msg === 'verigate started', 3);
     expect(messages(gateway, 'worker started')).toHaveLength(3);
     expect(messages(gateway, 'worker died; restarting')).toEqual([
       expect.objectContaining({ workerPid: victim, signal: 'SIGKILL' }),

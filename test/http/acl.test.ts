@@ -4,7 +4,8 @@ import { SignJWT } from 'jose';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { testRedisUrl } from '../support/redis';
-import { clientAddr } from '../support/redis-acl';
+import { AclRefusedError, clientAddr, expectAclExcused, GatewayAclUsers } from '../support/redis-acl';
+import { testRedisClusterNodes } from '../support/redis-cluster';
 import { generateCredential } from '../../src/domain/credentials';
 import type { Environment } from '../../src/domain/environments';
 
@@ -197,24 +198,41 @@ describe('each environment runs as its own restricted Redis user', () => {
   });
 });
 
-describe('gateways on the test Redis', () => {
-  it('run as ACL users whenever this run started the Redis itself', async () => {
-    // The single test Redis, even under TEST_STORE=cluster (no ACL users on the cluster's nodes).
-    const other = await startGateway({ store: 'redis' });
+describe('every gateway of this run runs as restricted ACL users', () => {
+  /** The test Redis, or under TEST_STORE=cluster the test cluster (users on every node). */
+  const target = (kind: 'redis' | 'cluster') =>
+    kind === 'cluster' ? { clusterNodes: testRedisClusterNodes() ?? [] } : testRedisUrl();
+  const kinds: ('redis' | 'cluster')[] = process.env.TEST_STORE === 'cluster' ? ['redis', 'cluster'] : ['redis'];
+
+  it.each(kinds)('on the test store (%s): its stores’ connections are its environments’ users', async (kind) => {
+    const other = await startGateway({ store: kind });
     try {
-      if (process.env.TEST_REDIS_OWNED === '1') expect(other.acl).not.toBeNull();
-      if (other.acl) {
-        const raw = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
-        try {
-          const users = (await clientUsers(raw)).map((c) => c.user);
-          expect(users).toContain(other.acl.users.live.username);
-          expect(users).toContain(other.acl.users.sandbox.username);
-        } finally {
-          raw.disconnect();
-        }
+      if (other.acl === null) {
+        // Only a Redis the user gave, refusing ACL SETUSER, outside CI (global-setup warned); anything else fails here.
+        expectAclExcused(target(kind));
+      } else {
+        // Both stores answer (so are connected), then every connection is counted.
+        for (const env of ['live', 'sandbox'] as const) await other.stores[env].ping();
+        const users = await other.acl.connectedUsers();
+        expect(users).toContain(other.acl.users.live.username);
+        expect(users).toContain(other.acl.users.sandbox.username);
       }
     } finally {
       await other.close();
+    }
+  });
+
+  it('on the Redis this run started, the proof cannot be dropped: a refusal there is an error, not a warning', async () => {
+    // `default` may not create users on this private server: as a managed Redis would refuse.
+    const locked = await startRedisServer();
+    const rootOfLocked = new Redis(locked.url, { maxRetriesPerRequest: 1 });
+    try {
+      await rootOfLocked.call('ACL', 'SETUSER', 'default', '-acl');
+      await expect(GatewayAclUsers.provision(locked.url, 'tlocked')).rejects.toThrow(AclRefusedError);
+      await expect(GatewayAclUsers.provision(locked.url, 'tlocked')).rejects.toThrow(/the ACL isolation proof cannot run: .*refused ACL SETUSER/);
+    } finally {
+      rootOfLocked.disconnect();
+      await locked.stop();
     }
   });
 });

@@ -1,9 +1,15 @@
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
-import { channelsUnder, dumpPrefix } from '../support/redis-dump';
+import { dumpRedis, redisChannels } from '../support/redis-dump';
+import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { generateCredential } from '../../src/domain/credentials';
 
-/** Live and sandbox share nothing (SPEC §1). */
+/**
+ * Live and sandbox share nothing (SPEC §1). Each describe runs its gateway on
+ * a redis-server of its own, so a SCAN of everything there (`*`) sees every
+ * key the gateway wrote, inside its prefix or not, and nothing of other tests.
+ */
 describe('environment isolation', () => {
+  let server: RedisServerHandle;
   let gw: TestGateway;
   let live: ReturnType<typeof adminClient>;
   let sandbox: ReturnType<typeof adminClient>;
@@ -13,8 +19,8 @@ describe('environment isolation', () => {
   let sandboxToken: string;
 
   beforeAll(async () => {
-    // The single test Redis (even under TEST_STORE=cluster): dumpPrefix scans it.
-    gw = await startGateway({ store: 'redis' });
+    server = await startRedisServer();
+    gw = await startGateway({ redisUrl: server.url });
     live = adminClient(gw, 'live');
     sandbox = adminClient(gw, 'sandbox');
     liveSite = await live.provisionSite({ name: 'Live shop' });
@@ -24,7 +30,10 @@ describe('environment isolation', () => {
     liveToken = await verificationTokenFor(gw, 'live', await live.createSession(liveSite.siteId, 'shared-id'));
     sandboxToken = await verificationTokenFor(gw, 'sandbox', await sandbox.createSession(sandboxSite.siteId, 'shared-id'));
   });
-  afterAll(() => gw.close());
+  afterAll(async () => {
+    await gw?.close();
+    await server?.stop();
+  });
 
   it('the same userId in live and sandbox are two users', async () => {
     const l = await exchange(gw, 'live', liveSite.apiKey, { userVerificationToken: liveToken });
@@ -91,7 +100,7 @@ describe('environment isolation', () => {
   });
 
   it('every key and channel lives under <prefix>:live: or <prefix>:sandbox:', async () => {
-    const dumped = await dumpPrefix(gw.prefix);
+    const dumped = await dumpRedis(server.url);
     expect(dumped.length).toBeGreaterThan(0);
     const outside = dumped.map((d) => d.key).filter((k) => !k.startsWith(`${gw.prefix}:live:`) && !k.startsWith(`${gw.prefix}:sandbox:`));
     expect(outside).toEqual([]);
@@ -99,19 +108,23 @@ describe('environment isolation', () => {
     expect(dumped.some((d) => d.key.startsWith(`${gw.prefix}:live:`))).toBe(true);
     expect(dumped.some((d) => d.key.startsWith(`${gw.prefix}:sandbox:`))).toBe(true);
 
-    const channels = await channelsUnder(gw.prefix);
+    const channels = await redisChannels(server.url);
     expect(channels).toEqual(expect.arrayContaining([`${gw.prefix}:live:invalidate`, `${gw.prefix}:sandbox:invalidate`]));
     expect(channels.filter((c) => !c.startsWith(`${gw.prefix}:live:`) && !c.startsWith(`${gw.prefix}:sandbox:`))).toEqual([]);
   });
 });
 
 describe('live writes only live keys', () => {
+  let server: RedisServerHandle;
   let gw: TestGateway;
   beforeAll(async () => {
-    // The single test Redis (even under TEST_STORE=cluster): dumpPrefix scans it.
-    gw = await startGateway({ store: 'redis' });
+    server = await startRedisServer();
+    gw = await startGateway({ redisUrl: server.url });
   });
-  afterAll(() => gw.close());
+  afterAll(async () => {
+    await gw?.close();
+    await server?.stop();
+  });
 
   it('after provisioning and using only live, nothing is under <prefix>:sandbox: but (at most) its keyring', async () => {
     const live = adminClient(gw, 'live');
@@ -130,7 +143,7 @@ describe('live writes only live keys', () => {
     expect(mixUp.body.code).toBe('api_key_wrong_environment');
     expect((await adminClient(gw, 'sandbox').call('get', '/sites')).body.sites).toEqual([]);
 
-    const dumped = await dumpPrefix(gw.prefix);
+    const dumped = await dumpRedis(server.url);
     const liveKeys = dumped.filter((d) => d.key.startsWith(`${gw.prefix}:live:`));
     expect(liveKeys.length).toBeGreaterThan(5);
     const sandboxKeys = dumped.map((d) => d.key).filter((k) => k.startsWith(`${gw.prefix}:sandbox:`));

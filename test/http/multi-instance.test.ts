@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { decodeProtectedHeader } from 'jose';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type StoreKind, type TestGateway } from '../support/gateway';
 import { pollUntil } from '../support/poll';
@@ -7,18 +6,14 @@ import { FrozenClock } from '../../src/domain/clock';
 import { MemoryBackend } from '../../src/store/memory-store';
 import { uniquePrefix } from '../support/redis';
 
-/** SPEC §5: every revocation takes effect on every instance sharing the store within 1 s. */
-const PROPAGATION_BOUND_MS = 1000;
-
 /**
- * Polls `probe` until `done` holds; returns the value and the time it took
- * since `since`. The poll gives up a little after the bound, so a miss fails
- * on the assertion that follows, with the measured time.
+ * Two instances over one store: what one revokes, the other honours
+ * (pub/sub invalidation of its caches). These tests wait for the outcome
+ * only; the SPEC's 1 s bound is asserted once, on real processes, in
+ * test/e2e/two-processes.test.ts, and the delay is measured by `npm run bench`.
  */
-async function measure<T>(since: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<{ value: T; elapsed: number }> {
-  const value = await pollUntil(probe, done, { timeoutMs: PROPAGATION_BOUND_MS * 3, intervalMs: 5, what: 'propagation' });
-  return { value, elapsed: performance.now() - since };
-}
+const until = <T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> =>
+  pollUntil(probe, done, { intervalMs: 5, what });
 
 async function twoInstances(store: StoreKind): Promise<[TestGateway, TestGateway]> {
   const prefix = uniquePrefix();
@@ -58,7 +53,7 @@ describe.each<StoreKind>(['redis', 'memory'])('two instances sharing one %s stor
     expect(res.body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'shared' } });
   });
 
-  it('an API key revoked through A is refused by B (which had cached it) within 1 s', async () => {
+  it('an API key revoked through A is refused by B (which had cached it)', async () => {
     const { site, token } = await signedIn('revoked-key');
     // B serves an exchange with the key, so B has it cached.
     expect((await exchange(b, 'live', site.apiKey, { userVerificationToken: token })).body.isAuthenticated).toBe(true);
@@ -66,29 +61,17 @@ describe.each<StoreKind>(['redis', 'memory'])('two instances sharing one %s stor
 
     const revoke = await adminA.call('delete', `/sites/${site.siteId}/api-keys/${site.keyId}`);
     expect(revoke.status).toBe(204);
-    const since = performance.now();
-    const { value: res, elapsed } = await measure(
-      since,
-      () => exchange(b, 'live', site.apiKey, { userVerificationToken: token }),
-      (r) => r.status !== 200,
-    );
-    expect(elapsed).toBeLessThan(PROPAGATION_BOUND_MS);
+    const res = await until(() => exchange(b, 'live', site.apiKey, { userVerificationToken: token }), (r) => r.status !== 200, 'B to refuse the revoked key');
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('invalid_api_key');
   });
 
-  it('a key rolled through A with expiresInSeconds 0 is refused by B within 1 s', async () => {
+  it('a key rolled through A with expiresInSeconds 0 is refused by B', async () => {
     const { site, token } = await signedIn('rolled-key');
     expect((await exchange(b, 'live', site.apiKey, { userVerificationToken: token })).status).toBe(200);
     const rolled = await adminA.call('post', `/sites/${site.siteId}/api-keys/${site.keyId}/roll`, { expiresInSeconds: 0 });
     expect(rolled.status).toBe(201);
-    const since = performance.now();
-    const { value: res, elapsed } = await measure(
-      since,
-      () => exchange(b, 'live', site.apiKey, { userVerificationToken: token }),
-      (r) => r.status !== 200,
-    );
-    expect(elapsed).toBeLessThan(PROPAGATION_BOUND_MS);
+    const res = await until(() => exchange(b, 'live', site.apiKey, { userVerificationToken: token }), (r) => r.status !== 200, 'B to refuse the rolled key');
     expect(res.body.code).toBe('invalid_api_key');
     expect((await exchange(b, 'live', rolled.body.apiKey, { userVerificationToken: token })).body.isAuthenticated).toBe(true);
   });
@@ -117,7 +100,7 @@ describe.each<StoreKind>(['redis', 'memory'])('two instances sharing one %s stor
     expect((await exchange(b, 'live', two.site.apiKey, { userVerificationToken: two.token })).body.reason).toBe('session_ended');
   });
 
-  it('after a signing-key rotation through A, B signs with the new kid within 1 s', async () => {
+  it('after a signing-key rotation through A, B signs with the new kid', async () => {
     const { site, sessionToken } = await signedIn('rotation');
     const before = await verificationTokenFor(b, 'live', sessionToken);
     const oldKid = decodeProtectedHeader(before).kid;
@@ -125,13 +108,7 @@ describe.each<StoreKind>(['redis', 'memory'])('two instances sharing one %s stor
     const rotated = await adminA.call('post', '/signing-keys/rotate');
     expect(rotated.status).toBe(200);
     expect(rotated.body.previousKid).toBe(oldKid);
-    const since = performance.now();
-    const { value: latest, elapsed } = await measure(
-      since,
-      () => verificationTokenFor(b, 'live', sessionToken),
-      (t) => decodeProtectedHeader(t).kid === rotated.body.kid,
-    );
-    expect(elapsed).toBeLessThan(PROPAGATION_BOUND_MS);
+    const latest = await until(() => verificationTokenFor(b, 'live', sessionToken), (t) => decodeProtectedHeader(t).kid === rotated.body.kid, 'B to sign with the new key');
 
     // Both instances accept tokens of both keys during the overlap.
     for (const gw of [a, b]) {

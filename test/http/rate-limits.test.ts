@@ -2,7 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import http from 'node:http';
 import { SignJWT } from 'jose';
 import type request from 'supertest';
-import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
+import { adminClient, checked, exchange, startGateway, verificationTokenFor, type GatewayOptions, type Provisioned, type TestGateway } from '../support/gateway';
 import { expectResponseToMatchSpec } from '../support/openapi';
 import { pollUntil } from '../support/poll';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
@@ -44,10 +44,12 @@ function expectUnavailable(res: request.Response): void {
 }
 
 /** An exchange sent from another loopback address (127.0.0.2, …): another client, as the gateway sees it. */
-function exchangeFrom(gw: TestGateway, localAddress: string, apiKey: string, body: unknown): Promise<Reply> {
+async function exchangeFrom(gw: TestGateway, localAddress: string, apiKey: string, body: unknown): Promise<Reply> {
   const url = new URL('/live_api/s2s/v1/users/verification', gw.urls.live);
   const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
+  // The callbacks only collect; every assertion runs once the response is in (a failed
+  // expectation thrown inside a callback would surface as a timeout, not as itself).
+  const { status, headers, text } = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
     const req = http.request(
       url,
       {
@@ -57,19 +59,19 @@ function exchangeFrom(gw: TestGateway, localAddress: string, apiKey: string, bod
         headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), 'X-API-KEY': apiKey },
       },
       (res) => {
-        let text = '';
+        let received = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          const reply = { status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> };
-          expectResponseToMatchSpec({ ...reply, text }, 'POST', url.pathname);
-          resolve(reply);
-        });
+        res.on('data', (chunk: string) => (received += chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: received }));
       },
     );
     req.on('error', reject);
     req.end(payload);
   });
+  const reply = { status, headers, body: JSON.parse(text) as Record<string, unknown> };
+  expectResponseToMatchSpec({ ...reply, text }, 'POST', url.pathname);
+  return reply;
 }
 
 async function provisionWithToken(gw: TestGateway) {
@@ -78,6 +80,20 @@ async function provisionWithToken(gw: TestGateway) {
   await admin.putUser(site.siteId, 'u1');
   const token = await verificationTokenFor(gw, 'live', await admin.createSession(site.siteId, 'u1'));
   return { admin, site, token };
+}
+
+/** A well-formed API key of `site` that has been revoked. */
+async function revokedKeyOf(admin: ReturnType<typeof adminClient>, site: Provisioned): Promise<string> {
+  const doomed = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'doomed' });
+  expect((await admin.call('delete', `/sites/${site.siteId}/api-keys/${doomed.body.keyId}`)).status).toBe(204);
+  return doomed.body.apiKey as string;
+}
+
+/** A gateway on a redis-server of its own (which the test may kill or freeze), with a short command timeout. */
+async function onPrivateRedis(rateLimits: GatewayOptions['rateLimits']) {
+  const server = await startRedisServer();
+  const gw = await startGateway({ redisUrl: server.url, rateLimits, redisOverrides: { commandTimeoutMs: 300 } });
+  return { server, gw };
 }
 
 describe('exchanges per API key (in memory)', () => {
@@ -141,9 +157,7 @@ describe('refused API keys per client address (in the store)', () => {
     gw = await startGateway({ rateLimits: { failedApiKeyPerIp: LIMIT } });
     let admin: ReturnType<typeof adminClient>;
     ({ admin, site, token } = await provisionWithToken(gw));
-    const doomed = await admin.call('post', `/sites/${site.siteId}/api-keys`, { name: 'doomed' });
-    expect((await admin.call('delete', `/sites/${site.siteId}/api-keys/${doomed.body.keyId}`)).status).toBe(204);
-    revokedKey = doomed.body.apiKey as string;
+    revokedKey = await revokedKeyOf(admin, site);
   });
   afterAll(() => gw.close());
 
@@ -200,9 +214,40 @@ describe('refused API keys per client address (in the store)', () => {
     }
   });
 
-  it('the other environment counts its own refusals', async () => {
-    const res = await exchange(gw, 'sandbox', generateCredential('sandbox', 'sk'), { userVerificationToken: token });
-    expect(res.status).toBe(401);
+});
+
+describe.each([
+  ['the test store', undefined],
+  ['the embedded store', 'memory'],
+] as const)('refused API keys per environment (%s)', (_label, store) => {
+  const LIMIT = { points: 3, durationSeconds: 60 };
+  let gw: TestGateway;
+  let token: string;
+
+  beforeAll(async () => {
+    gw = await startGateway({ ...(store && { store }), rateLimits: { failedApiKeyPerIp: LIMIT } });
+    ({ token } = await provisionWithToken(gw));
+  });
+  afterAll(() => gw.close());
+
+  const refusals = async (env: 'live' | 'sandbox', count: number): Promise<request.Response[]> => {
+    const replies: request.Response[] = [];
+    for (let i = 0; i < count; i++) replies.push(await exchange(gw, env, generateCredential(env, 'sk'), { userVerificationToken: token }));
+    return replies;
+  };
+
+  const codes = (replies: request.Response[]) => replies.map((r) => [r.status, r.body.code]);
+
+  it('sandbox reaches its own 429; neither environment’s refusals count in the other', async () => {
+    expect(codes(await refusals('sandbox', 2))).toEqual([[401, 'invalid_api_key'], [401, 'invalid_api_key']]);
+    // Live, from the same address, starts from a full allowance and counts to its own limit…
+    const live = await refusals('live', LIMIT.points + 1);
+    expect(codes(live.slice(0, LIMIT.points))).toEqual(Array(LIMIT.points).fill([401, 'invalid_api_key']));
+    expectRateLimited(live[LIMIT.points] as request.Response, LIMIT.points, LIMIT.durationSeconds);
+    // …while sandbox still has the one refusal left that its own two earlier ones leave it…
+    expect(codes(await refusals('sandbox', 1))).toEqual([[401, 'invalid_api_key']]);
+    // …and is limited once it has used that.
+    expectRateLimited((await refusals('sandbox', 1))[0] as request.Response, LIMIT.points, LIMIT.durationSeconds);
   });
 });
 
@@ -245,8 +290,7 @@ describe('when the store cannot count (a private redis-server)', () => {
   let token: string;
 
   beforeAll(async () => {
-    server = await startRedisServer();
-    gw = await startGateway({ redisUrl: server.url, rateLimits: { failedApiKeyPerIp: LIMIT }, redisOverrides: { commandTimeoutMs: 300 } });
+    ({ server, gw } = await onPrivateRedis({ failedApiKeyPerIp: LIMIT }));
     ({ site, token } = await provisionWithToken(gw));
   });
   afterAll(async () => {
@@ -278,16 +322,52 @@ describe('when the store cannot count (a private redis-server)', () => {
     );
   });
 
-  it('once an address is blocked, its well-formed bad keys get 429 without waiting for the count', async () => {
-    for (let i = 0; i <= LIMIT.points; i++) {
-      const res = await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token });
-      if (res.status === 429) break;
-      expect(res.status).toBe(401);
+});
+
+/**
+ * The in-memory block (`blockInMemoryWhenExceeded`, rate-limiter-flexible's
+ * `inMemoryBlockOnConsumed`): once an address is over the refused-key limit,
+ * its refusals are limited from memory without asking Redis. Shown with Redis
+ * frozen: a refusal that needs no store read (a revoked key, its record cached
+ * in-process) then gets its 429 only if the count is not consulted.
+ */
+describe('an address over the refused-key limit is blocked in memory (a private redis-server)', () => {
+  const LIMIT = { points: 3, durationSeconds: 60 };
+  let server: RedisServerHandle;
+  let gw: TestGateway;
+  let token: string;
+  let revokedKey: string;
+
+  beforeAll(async () => {
+    ({ server, gw } = await onPrivateRedis({ failedApiKeyPerIp: LIMIT }));
+    const { admin, site, token: issued } = await provisionWithToken(gw);
+    token = issued;
+    revokedKey = await revokedKeyOf(admin, site);
+  });
+  afterAll(async () => {
+    server?.thaw();
+    await gw?.close();
+    await server?.stop();
+  });
+
+  it('refuses the blocked address 429 with Redis frozen, for a refusal that needs no store read', async () => {
+    // The revoked key first: its lookup caches its (revoked) record in-process.
+    const counted = [revokedKey, generateCredential('live', 'sk'), generateCredential('live', 'sk')];
+    const refused: [number, unknown][] = [];
+    for (const key of counted) {
+      const res = await exchange(gw, 'live', key, { userVerificationToken: token });
+      refused.push([res.status, res.body.code]);
     }
+    expect(refused).toEqual(Array(LIMIT.points).fill([401, 'invalid_api_key']));
+    // One past the limit: 429, and the address is now blocked in memory.
     expectRateLimited(await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
+    expect(gw.domains.live.bus.active).toBe(true);
+
     server.freeze();
     try {
-      // Anything that needs the store fails closed…
+      // Refused from the cache, limited from memory: neither asks Redis, so no 503.
+      expectRateLimited(await exchange(gw, 'live', revokedKey, { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
+      // The control: a refusal that does need the store (an unknown key's lookup) fails closed…
       expectUnavailable(await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }));
       // …and a malformed key is refused without it.
       const res = await exchange(gw, 'live', 'not-a-key', { userVerificationToken: token });

@@ -1,6 +1,7 @@
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { adminClient, checked, exchange, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
+import { generateCredential, parseCredential } from '../../src/domain/credentials';
 
 let gw: TestGateway;
 let admin: ReturnType<typeof adminClient>;
@@ -141,12 +142,22 @@ describe('POST /live_api/v1/sessions — sign-in with a customer-signed identity
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('invalid_request');
     });
-    it('401 invalid_publishable_key: unknown, malformed, or a secret key', async () => {
-      for (const key of ['vg_live_pk_nope', site.apiKey]) {
+    it('401 invalid_publishable_key: malformed, or a secret key (refused without a lookup)', async () => {
+      for (const key of ['vg_live_pk_nope', `${site.publishableKey.slice(0, -1)}${site.publishableKey.endsWith('a') ? 'b' : 'a'}`, site.apiKey]) {
         const res = await signIn(await identityToken({ sub: 'x' }), { publishableKey: key });
         expect(res.status).toBe(401);
         expect(res.body.code).toBe('invalid_publishable_key');
+        expect(res.body.detail).not.toBe('Unknown publishable key');
       }
+    });
+    it('401 invalid_publishable_key: well-formed (valid checksum) but unknown, refused by the store lookup; nothing is created', async () => {
+      const unknown = generateCredential('live', 'pk');
+      expect(parseCredential(unknown, 'pk')).toEqual({ ok: true, environment: 'live', kind: 'pk' });
+      const res = await signIn(await identityToken({ sub: 'unknown-key-user' }), { publishableKey: unknown });
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('invalid_publishable_key');
+      expect(res.body.detail).toBe('Unknown publishable key');
+      expect((await admin.call('get', `/sites/${site.siteId}/users/unknown-key-user`)).status).toBe(404);
     });
     it('401 publishable_key_wrong_environment: a live key on sandbox', async () => {
       const res = await signIn(await identityToken({ sub: 'x' }), { env: 'sandbox' });

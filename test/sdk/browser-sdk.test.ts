@@ -7,8 +7,8 @@
 import { createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { adminClient, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
-import { createVerigate, DEFAULT_BASE_URLS, TOKEN_REUSE_MARGIN_MS, VerigateError, type Verigate, type VerigateUser } from '../../src/sdk/browser';
-import { autoInit } from '../../src/sdk/browser/script-tag';
+import { createVerigate, DEFAULT_BASE_URLS, TOKEN_REUSE_MARGIN_MS, VerigateError, type Verigate, type VerigateUser } from '@verigate/browser';
+import { autoInit } from '../../packages/browser/src/script-tag';
 
 class FakeLocalStorage {
   readonly items = new Map<string, string>();
@@ -108,47 +108,55 @@ describe('init', () => {
   });
 
   describe('refuses a publishable key of the other environment', () => {
-    const thrown = (fn: () => unknown): VerigateError => {
+    /**
+     * `init` throws at once and sends nothing: a session is stored under the
+     * refused key first, so an SDK that went on to restore it (or asked
+     * anything else) would show up in `requests`.
+     */
+    const refusal = async (options: Parameters<Verigate['init']>[0], verigate = createVerigate()): Promise<VerigateError> => {
+      const sessionToken = await admin.createSession(site.siteId, 'ada');
+      storage.setItem(`verigate.session.${String(options.publishableKey)}`, JSON.stringify({ t: sessionToken, e: Date.now() + 3600_000 }));
+      let thrown: unknown;
       try {
-        fn();
+        void verigate.init(options);
       } catch (err) {
-        return err as VerigateError;
+        thrown = err;
       }
-      throw new Error('expected a throw');
+      if (thrown === undefined) throw new Error('expected init to throw');
+      // Whatever an init that went on would have queued has had its turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(requests).toEqual([]);
+      return thrown as VerigateError;
     };
 
-    it('with sandbox: true and a live key', () => {
-      const err = thrown(() => createVerigate().init({ publishableKey: site.publishableKey, sandbox: true }));
+    it('with sandbox: true and a live key', async () => {
+      const err = await refusal({ publishableKey: site.publishableKey, sandbox: true, baseUrl: gw.urls.live });
       expect(err).toBeInstanceOf(VerigateError);
       expect(err.code).toBe('publishable_key_wrong_environment');
       expect(err.message).toMatch(/live key .* sandbox: true/);
     });
 
-    it('against the sandbox base URL', () => {
-      const err = thrown(() => createVerigate().init({ publishableKey: site.publishableKey, baseUrl: DEFAULT_BASE_URLS.sandbox }));
+    it('against the sandbox base URL', async () => {
+      const err = await refusal({ publishableKey: site.publishableKey, baseUrl: DEFAULT_BASE_URLS.sandbox });
       expect(err).toMatchObject({ code: 'publishable_key_wrong_environment' });
       expect(err.message).toMatch(/sandbox gateway/);
     });
 
-    it('when the script came from the sandbox gateway', () => {
+    it('when the script came from the sandbox gateway', async () => {
       const fromSandbox = createVerigate({ scriptOrigin: DEFAULT_BASE_URLS.sandbox });
-      expect(thrown(() => fromSandbox.init({ publishableKey: site.publishableKey }))).toMatchObject({
+      expect(await refusal({ publishableKey: site.publishableKey }, fromSandbox)).toMatchObject({
         code: 'publishable_key_wrong_environment',
       });
     });
 
-    it('and refuses a secret key outright', () => {
-      const err = thrown(() => createVerigate().init({ publishableKey: site.apiKey }));
+    it('and refuses a secret key outright', async () => {
+      const err = await refusal({ publishableKey: site.apiKey, baseUrl: gw.urls.live });
       expect(err).toMatchObject({ code: 'invalid_publishable_key' });
       expect(err.message).toMatch(/SECRET/);
     });
 
-    it('and a malformed key', () => {
-      expect(thrown(() => createVerigate().init({ publishableKey: 'pk_test_123' }))).toMatchObject({ code: 'invalid_publishable_key' });
-    });
-
-    it('and sends nothing', () => {
-      expect(requests).toEqual([]);
+    it('and a malformed key', async () => {
+      expect(await refusal({ publishableKey: 'pk_test_123', baseUrl: gw.urls.live })).toMatchObject({ code: 'invalid_publishable_key' });
     });
   });
 

@@ -11,7 +11,8 @@ import {
   VerigateApiError,
   VerigateError,
   type VerigateClient,
-} from '../../src/sdk/node';
+} from '@verigate/node';
+import { parseRetryAfter, RETRY_BASE_DELAY_MS, retryDelayMs } from '../../packages/node/src/retry';
 
 let gw: TestGateway;
 let admin: ReturnType<typeof adminClient>;
@@ -169,7 +170,7 @@ describe('environment mix-ups', () => {
     const mixed = createVerigateClient({ apiKey: live.apiKey, baseUrl: gw.urls.sandbox });
     const err = await rejectionOf(mixed.verifyUser(token));
     expect(err).toBeInstanceOf(VerigateApiError);
-    expect(err).toMatchObject({ code: 'api_key_wrong_environment', status: 401 });
+    expect(err).toMatchObject({ code: 'api_key_wrong_environment', httpStatus: 401 });
     expect((err as VerigateApiError).requestId).toEqual(expect.any(String));
   });
 });
@@ -225,19 +226,72 @@ describe('retries', () => {
     behaviour = unavailable();
     const err = await rejectionOf(createVerigateClient({ apiKey: live.apiKey, baseUrl: url, retries: 3 }).verifyUser(token));
     expect(err).toBeInstanceOf(VerigateApiError);
-    expect(err).toMatchObject({ code: 'store_unavailable', status: 503, requestId: 'req-503', retryAfterSeconds: 0, transient: true });
+    expect(err).toMatchObject({ code: 'store_unavailable', httpStatus: 503, requestId: 'req-503', retryAfterSeconds: 0, transient: true });
     expect(hits).toBe(4);
   });
 
-  it('honours Retry-After, capped by maxRetryDelayMs', async () => {
-    const down = unavailable('30');
-    behaviour = (req, res, n) => n === 1 && down(req, res, n);
-    const started = Date.now();
-    const result = await createVerigateClient({ apiKey: live.apiKey, baseUrl: url, maxRetryDelayMs: 150 }).verifyUser(token);
-    const elapsed = Date.now() - started;
-    expect(result.isAuthenticated).toBe(true);
-    expect(elapsed).toBeGreaterThanOrEqual(140);
-    expect(elapsed).toBeLessThan(5000);
+  describe('the wait before a retry, on a fake clock', () => {
+    /** The gateway's own answer to one exchange, replayed by the scripted fetch below. */
+    let verifiedBody: string;
+    beforeAll(async () => {
+      const res = await fetch(`${gw.urls.live}/live_api/s2s/v1/users/verification`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': live.apiKey },
+        body: JSON.stringify({ userVerificationToken: token }),
+      });
+      expect(res.status).toBe(200);
+      verifiedBody = await res.text();
+    });
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    /**
+     * A fetch that answers 503 with `retryAfter` first, then the verified
+     * answer, and notes the (fake) time of every call.
+     */
+    const scripted = (retryAfter: string | null) => {
+      const calledAt: number[] = [];
+      const fetchFn: typeof fetch = async () => {
+        calledAt.push(Date.now());
+        if (calledAt.length > 1) return new Response(verifiedBody, { status: 200, headers: { 'content-type': 'application/json' } });
+        return new Response(JSON.stringify({ type: 'urn:verigate:error:store_unavailable', title: 'x', status: 503, code: 'store_unavailable', requestId: 'r' }), {
+          status: 503,
+          headers: { 'content-type': 'application/problem+json', ...(retryAfter !== null && { 'retry-after': retryAfter }) },
+        });
+      };
+      return { calledAt, fetch: fetchFn };
+    };
+
+    /** Runs one verifyUser, moves the fake clock to `waitMs - 1` (no retry yet), then to `waitMs` (the retry). */
+    const expectRetryAfterExactly = async (waitMs: number, options: { retryAfter: string | null; maxRetryDelayMs?: number }) => {
+      jest.useFakeTimers({ now: 1_800_000_000_000, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      const { calledAt, fetch: fetchFn } = scripted(options.retryAfter);
+      const pending = createVerigateClient({ apiKey: live.apiKey, baseUrl: url, fetch: fetchFn, ...(options.maxRetryDelayMs !== undefined && { maxRetryDelayMs: options.maxRetryDelayMs }) }).verifyUser(token);
+      // The first answer read, the client is waiting on its (fake) timer.
+      await jest.advanceTimersByTimeAsync(0);
+      expect(calledAt).toHaveLength(1);
+      expect(jest.getTimerCount()).toBe(1);
+      await jest.advanceTimersByTimeAsync(waitMs - 1);
+      expect(calledAt).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(calledAt).toHaveLength(2);
+      expect(calledAt[1]! - calledAt[0]!).toBe(waitMs);
+      await expect(pending).resolves.toMatchObject({ isAuthenticated: true });
+    };
+
+    it('waits what Retry-After says', async () => {
+      await expectRetryAfterExactly(1000, { retryAfter: '1' });
+    });
+
+    it('caps Retry-After by maxRetryDelayMs', async () => {
+      await expectRetryAfterExactly(150, { retryAfter: '30', maxRetryDelayMs: 150 });
+    });
+
+    it('reads Retry-After as an HTTP date too', async () => {
+      // 2 s after the fake clock's start (1_800_000_000_000 = Fri, 15 Jan 2027 08:00:00 GMT).
+      await expectRetryAfterExactly(2000, { retryAfter: 'Fri, 15 Jan 2027 08:00:02 GMT' });
+    });
   });
 
   it('retries a network error (connection reset)', async () => {
@@ -277,7 +331,7 @@ describe('retries', () => {
     const unknownKey = generateCredential('live', 'sk');
     const err = await rejectionOf(createVerigateClient({ apiKey: unknownKey, baseUrl: url, retries: 3 }).verifyUser(token));
     expect(err).toBeInstanceOf(VerigateApiError);
-    expect(err).toMatchObject({ code: 'invalid_api_key', status: 401, transient: false });
+    expect(err).toMatchObject({ code: 'invalid_api_key', httpStatus: 401, transient: false });
     expect(hits).toBe(1);
   });
 
@@ -288,7 +342,7 @@ describe('retries', () => {
       return true;
     };
     const err = await rejectionOf(createVerigateClient({ apiKey: live.apiKey, baseUrl: url, retries: 1 }).verifyUser(token));
-    expect(err).toMatchObject({ code: 'unexpected_response', status: 502 });
+    expect(err).toMatchObject({ code: 'unexpected_response', httpStatus: 502 });
     expect(hits).toBe(2); // a proxy's 502 is retried like a 503
   });
 });
@@ -356,15 +410,61 @@ describe('requireVerifiedUser', () => {
     expect(res.headers['retry-after']).toBe('1');
   });
 
-  it('passes other errors (a bad API key) to the error handler', async () => {
+  it('answers 500 verification_misconfigured, never 401, for a key the gateway refuses', async () => {
+    const lines: string[] = [];
     const misconfigured = createVerigateClient({ apiKey: generateCredential('live', 'sk'), baseUrl: gw.urls.live });
-    const res = await request(appWith(misconfigured)).get('/me').set('Authorization', `Bearer ${token}`);
+    const app = express();
+    app.get('/me', requireVerifiedUser(misconfigured, { logger: { error: (line) => lines.push(line) } }), (_req, res) => {
+      res.json({ reached: true });
+    });
+    const res = await request(app).get('/me').set('Authorization', `Bearer ${token}`);
     expect(res.status).toBe(500);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: 'invalid_api_key', status: 401 });
+    expect(res.body).toMatchObject({ status: 500, code: 'verification_misconfigured' });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/invalid_api_key/);
   });
 
   it('throws TypeError without a client', () => {
     expect(() => requireVerifiedUser(undefined as unknown as VerigateClient)).toThrow(TypeError);
+  });
+});
+
+describe('parseRetryAfter and retryDelayMs', () => {
+  const NOW = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+  it.each([
+    ['0', 0],
+    ['30', 30],
+    [' 7 ', 7],
+    ['Thu, 01 Jan 2026 00:00:30 GMT', 30],
+    ['Thu, 01 Jan 2026 00:00:00 GMT', 0],
+    // A date in the past is "now", not a negative wait.
+    ['Wed, 31 Dec 2025 23:59:00 GMT', 0],
+  ])('reads %j as %d s (the clock at 2026-01-01T00:00:00Z)', (value, seconds) => {
+    expect(parseRetryAfter(value, NOW)).toBe(seconds);
+  });
+
+  it.each([[null], ['soon'], ['']])('reads %j as no Retry-After', (value) => {
+    expect(parseRetryAfter(value, NOW)).toBeNull();
+  });
+
+  it('takes Retry-After as given, in ms, up to the cap', () => {
+    expect(retryDelayMs(0, 1, 2000)).toBe(1000);
+    expect(retryDelayMs(3, 0, 2000)).toBe(0);
+    expect(retryDelayMs(0, 30, 150)).toBe(150);
+  });
+
+  it('without Retry-After, backs off exponentially with half of each step random, never past the cap', () => {
+    for (let i = 0; i < 200; i++) {
+      const first = retryDelayMs(0, null, 2000);
+      expect(first).toBeGreaterThanOrEqual(RETRY_BASE_DELAY_MS / 2);
+      expect(first).toBeLessThanOrEqual(RETRY_BASE_DELAY_MS);
+      const third = retryDelayMs(2, null, 2000);
+      expect(third).toBeGreaterThanOrEqual(2 * RETRY_BASE_DELAY_MS);
+      expect(third).toBeLessThanOrEqual(4 * RETRY_BASE_DELAY_MS);
+      const capped = retryDelayMs(10, null, 300);
+      expect(capped).toBeGreaterThanOrEqual(150);
+      expect(capped).toBeLessThanOrEqual(300);
+    }
   });
 });

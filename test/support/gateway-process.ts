@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { uniquePrefix } from './redis';
 import { freePort } from './ports';
+import { expectAclExcused, GatewayAclUsers, type AclTarget } from './redis-acl';
+import { parseClusterNodes } from './redis-cluster';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -26,6 +28,65 @@ export function newDeployment(store: ProcessStore): Deployment {
   };
 }
 
+/**
+ * A deployment's restricted ACL users, one per environment (on the Redis, or
+ * on every node of the cluster), made once and shared by its processes.
+ */
+const deploymentAcl = new WeakMap<Deployment, Promise<GatewayAclUsers | null>>();
+
+const aclTargetOf = (store: ProcessStore): AclTarget =>
+  'redisUrl' in store ? store.redisUrl : { clusterNodes: parseClusterNodes(store.clusterNodes) };
+
+function aclFor(deployment: Deployment): Promise<GatewayAclUsers | null> {
+  let acl = deploymentAcl.get(deployment);
+  if (!acl) {
+    acl = GatewayAclUsers.provision(aclTargetOf(deployment.store), deployment.prefix);
+    deploymentAcl.set(deployment, acl);
+  }
+  return acl;
+}
+
+/**
+ * The environment variables that point a process at the deployment's store,
+ * each environment as its own ACL user (LIVE_/SANDBOX_REDIS_URL, or
+ * LIVE_/SANDBOX_REDIS_CLUSTER_NODES); the store's own user only where a
+ * Redis the user gave refuses ACL users outside CI.
+ */
+async function storeEnv(deployment: Deployment): Promise<Record<string, string>> {
+  const acl = await aclFor(deployment);
+  if (acl === null) {
+    expectAclExcused(aclTargetOf(deployment.store));
+    return 'redisUrl' in deployment.store
+      ? { REDIS_URL: deployment.store.redisUrl }
+      : { REDIS_CLUSTER_NODES: deployment.store.clusterNodes };
+  }
+  return 'redisUrl' in deployment.store
+    ? { LIVE_REDIS_URL: acl.urlFor('live'), SANDBOX_REDIS_URL: acl.urlFor('sandbox') }
+    : { LIVE_REDIS_CLUSTER_NODES: acl.clusterNodesFor('live'), SANDBOX_REDIS_CLUSTER_NODES: acl.clusterNodesFor('sandbox') };
+}
+
+/**
+ * Ends a deployment once its processes have stopped: fails when Redis
+ * refused its ACL users anything (a command missing from
+ * REDIS_COMMANDS_USED, a key outside the namespace), then drops the users.
+ */
+export async function endDeployment(deployment: Deployment): Promise<void> {
+  const acl = await deploymentAcl.get(deployment);
+  if (!acl) return;
+  const denials = await acl.denials().catch(() => []);
+  await acl.close();
+  if (denials.length > 0) {
+    throw new Error(
+      `Redis refused the gateway processes' ACL users: ${denials.map((d) => `${d.username}: ${d.reason} ${d.object} (${d.context})`).join('; ')}`,
+    );
+  }
+}
+
+/** The deployment's ACL users (null only where excused), e.g. to see whom its processes connect as. */
+export function deploymentAclUsers(deployment: Deployment): Promise<GatewayAclUsers | null> {
+  return aclFor(deployment);
+}
+
 /** A `node src/main.ts` child process (through tsx, so no build is needed). */
 export interface GatewayProcess {
   readonly pid: number;
@@ -36,6 +97,17 @@ export interface GatewayProcess {
   stderr(): string;
   /** Log lines (JSON) parsed, non-JSON lines skipped. */
   logLines(): Record<string, unknown>[];
+  /**
+   * Resolves with the log lines matching `match` once there are at least
+   * `count` of them (those already written count), as each line arrives on
+   * stdout; rejects when the process exits first or after `timeoutMs`
+   * (default 30 s), with its output.
+   */
+  untilLogLines(
+    match: (line: Record<string, unknown>) => boolean,
+    count?: number,
+    options?: { timeoutMs?: number },
+  ): Promise<Record<string, unknown>[]>;
   /** Settles when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends `signal` (default SIGTERM) and waits for the exit. */
@@ -74,9 +146,7 @@ export async function startGatewayProcess(
     VERIGATE_MASTER_KEY: deployment.masterKey,
     VERIGATE_ADMIN_TOKEN: deployment.adminToken,
     LOG_LEVEL: 'info',
-    ...('redisUrl' in deployment.store
-      ? { REDIS_URL: deployment.store.redisUrl }
-      : { REDIS_CLUSTER_NODES: deployment.store.clusterNodes }),
+    ...(await storeEnv(deployment)),
     ...options.env,
   };
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -86,7 +156,26 @@ export async function startGatewayProcess(
   });
   let out = '';
   let err = '';
-  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  /** Every complete stdout line that is a JSON object, in order. */
+  const parsed: Record<string, unknown>[] = [];
+  let partial = '';
+  /** Called after each new parsed line (untilLogLines' waiters). */
+  const onLine = new Set<() => void>();
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    out += text;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const value: unknown = JSON.parse(line);
+        if (value && typeof value === 'object') parsed.push(value as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+    for (const waiter of [...onLine]) waiter();
+  });
   child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),
@@ -104,15 +193,34 @@ export async function startGatewayProcess(
     urls,
     stdout: () => out,
     stderr: () => err,
-    logLines: () =>
-      out.split('\n').flatMap((line) => {
-        try {
-          const parsed: unknown = JSON.parse(line);
-          return parsed && typeof parsed === 'object' ? [parsed as Record<string, unknown>] : [];
-        } catch {
-          return [];
-        }
-      }),
+    logLines: () => [...parsed],
+    untilLogLines(match, count = 1, { timeoutMs = 30_000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = parsed.filter(match);
+          if (found.length < count) return;
+          done();
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${count} matching log line(s):\n${err}\n${out}`));
+        }, timeoutMs);
+        const onExit = (): void => {
+          done();
+          reject(new Error(`the gateway process exited while waiting for ${count} matching log line(s):\n${err}\n${out}`));
+        };
+        const done = (): void => {
+          clearTimeout(timer);
+          onLine.delete(check);
+          child.off('exit', onExit);
+        };
+        onLine.add(check);
+        child.once('exit', onExit);
+        check();
+        if (hasExited) onExit();
+      });
+    },
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (!hasExited) child.kill(signal);

@@ -43,9 +43,10 @@ export interface GatewayOptions {
   redisOverrides?: Parameters<typeof createRedisClient>[1];
   /**
    * Connect each environment's store as its own restricted Redis ACL user,
-   * created for this gateway (default true; see test/support/redis-acl.ts).
-   * Falls back to the URL's user, with one warning, where the server
-   * refuses ACL SETUSER — never on the Redis the test run started itself.
+   * created for this gateway on the Redis or on every cluster node (default
+   * true; see test/support/redis-acl.ts). Falls back to the URL's user, with
+   * one warning, only where a Redis the user gave refuses ACL SETUSER, and
+   * never under CI=true.
    */
   acl?: boolean;
 }
@@ -60,7 +61,7 @@ export interface TestGateway {
   readonly urls: Record<Environment | 'admin', string>;
   /**
    * The Redis ACL users the stores connect as (null on the memory store, with
-   * `acl: false`, or where the server refused ACL SETUSER). `close()` fails
+   * `acl: false`, or where a Redis the user gave refused ACL SETUSER). `close()` fails
    * when Redis refused either user a command, key or channel.
    */
   readonly acl: GatewayAclUsers | null;
@@ -96,15 +97,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const adminToken = randomBytes(24).toString('base64url');
   const backend = options.memoryBackend ?? new MemoryBackend();
   const redisUrl = kind === 'redis' ? (options.redisUrl ?? testRedisUrl()) : '';
-  // One Redis: each environment as its own restricted ACL user. (On a cluster the contract test
-  // test/contract/redis-cluster-store.test.ts carries the ACL proof; users would be needed on every node.)
-  const acl = kind === 'redis' && options.acl !== false ? await GatewayAclUsers.provision(redisUrl, prefix) : null;
+  const clusterNodes = kind === 'cluster' ? testRedisClusterNodes() : undefined;
+  if (kind === 'cluster' && !clusterNodes) throw new Error('store: cluster needs TEST_REDIS_CLUSTER_NODES (run with TEST_STORE=cluster)');
+  // Each environment as its own restricted ACL user: on the Redis, or on every node of the cluster.
+  const aclTarget = clusterNodes ? { clusterNodes } : redisUrl;
+  const acl = kind !== 'memory' && options.acl !== false ? await GatewayAclUsers.provision(aclTarget, prefix) : null;
   const open = (env: Environment): Store => {
     const namespace = namespaceFor(prefix, env);
     if (kind === 'memory') return new MemoryStore({ namespace, shared: backend, now: () => clock.now() });
-    const clusterNodes = kind === 'cluster' ? testRedisClusterNodes() : undefined;
-    if (kind === 'cluster' && !clusterNodes) throw new Error('store: cluster needs TEST_REDIS_CLUSTER_NODES (run with TEST_STORE=cluster)');
-    const target = clusterNodes ? { clusterNodes } : { url: acl ? acl.urlFor(env) : redisUrl };
+    const target = clusterNodes
+      ? (acl?.clusterTargetFor(env) ?? { clusterNodes })
+      : { url: acl ? acl.urlFor(env) : redisUrl };
     return new RedisStore({ namespace, ...createRedisConnections(target, options.redisOverrides) });
   };
   const stores = { live: open('live'), sandbox: open('sandbox') };

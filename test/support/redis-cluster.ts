@@ -80,14 +80,20 @@ function rawCommand(port: number, command: string): Promise<string | null> {
 }
 
 /** One cluster node: a plain redis-server with cluster mode on, in `dir`. */
-function spawnNode(port: number, dir: string): Promise<Running> {
+function spawnNode(port: number, dir: string, extraArgs: readonly string[]): Promise<Running> {
   return spawnRedisServer(port, [
     '--dir', dir,
     '--cluster-enabled', 'yes',
     '--cluster-config-file', `nodes-${port}.conf`,
     // A killed node is noticed in 2 s instead of 15.
     '--cluster-node-timeout', '2000',
+    ...extraArgs,
   ]);
+}
+
+export interface StartRedisClusterOptions {
+  /** Extra redis-server arguments for every node, e.g. `['--cluster-require-full-coverage', 'no']`. */
+  readonly args?: readonly string[];
 }
 
 function run(command: string, args: readonly string[], timeoutMs: number): Promise<string> {
@@ -135,7 +141,8 @@ async function awaitClusterOk(ports: readonly number[], timeoutMs: number): Prom
  * joins them with `redis-cli --cluster create`, and resolves once every
  * node reports `cluster_state:ok`.
  */
-export async function startRedisCluster(): Promise<RedisClusterHandle> {
+export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisClusterHandle> {
+  const extraArgs = options.args ?? [];
   const dir = mkdtempSync(join(tmpdir(), 'verigate-cluster-'));
   const running = new Map<number, Running>();
   const stopAll = async (signal: NodeJS.Signals): Promise<void> => {
@@ -152,7 +159,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     for (let attempt = 0; ; attempt++) {
       ports = await clusterPorts(MASTERS);
       try {
-        for (const port of ports) running.set(port, await spawnNode(port, dir));
+        for (const port of ports) running.set(port, await spawnNode(port, dir, extraArgs));
         break;
       } catch (err) {
         await stopAll('SIGKILL');
@@ -174,7 +181,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       },
       async restart() {
         if (running.has(port)) throw new Error(`cluster node ${port} is still running`);
-        running.set(port, await spawnNode(port, dir));
+        running.set(port, await spawnNode(port, dir, extraArgs));
       },
     }));
     return {

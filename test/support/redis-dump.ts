@@ -1,5 +1,4 @@
 import Redis from 'ioredis';
-import { testRedisUrl } from './redis';
 
 export interface DumpedKey {
   readonly key: string;
@@ -9,17 +8,20 @@ export interface DumpedKey {
 }
 
 /**
- * Every key under `<prefix>:` with its contents, read with a raw client.
- * Tests may SCAN; the app never does (its ACL has no SCAN/KEYS).
+ * Every key of the Redis at `url` (SCAN `*`: whatever its name, so a key
+ * written outside a prefix shows too), with its contents, read with a raw
+ * client. Meant for a redis-server a test file started for itself, where
+ * everything there was written by that file's gateways. Tests may SCAN; the
+ * app never does (its ACL has no SCAN/KEYS).
  */
-export async function dumpPrefix(prefix: string, url: string = testRedisUrl()): Promise<DumpedKey[]> {
+export async function dumpRedis(url: string): Promise<DumpedKey[]> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await client.connect();
   try {
     const names = new Set<string>();
     let cursor = '0';
     do {
-      const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      const [next, batch] = await client.scan(cursor, 'COUNT', 500);
       cursor = next;
       for (const k of batch) names.add(k);
     } while (cursor !== '0');
@@ -46,7 +48,7 @@ export async function dumpPrefix(prefix: string, url: string = testRedisUrl()): 
         case 'none':
           continue; // expired between SCAN and TYPE
         default:
-          throw new Error(`unexpected Redis type ${type} at ${key}: teach dumpPrefix to read it`);
+          throw new Error(`unexpected Redis type ${type} at ${key}: teach dumpRedis to read it`);
       }
       out.push({ key, type, values });
     }
@@ -56,12 +58,12 @@ export async function dumpPrefix(prefix: string, url: string = testRedisUrl()): 
   }
 }
 
-/** Pub/sub channels with at least one subscriber under `<prefix>:`. */
-export async function channelsUnder(prefix: string, url: string = testRedisUrl()): Promise<string[]> {
+/** Every pub/sub channel with at least one subscriber on the Redis at `url`. */
+export async function redisChannels(url: string): Promise<string[]> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await client.connect();
   try {
-    return (await client.pubsub('CHANNELS', `${prefix}:*`)) as string[];
+    return (await client.pubsub('CHANNELS', '*')) as string[];
   } finally {
     client.disconnect();
   }

@@ -1,9 +1,11 @@
 /**
- * Type tests of the Node SDK: checked by `tsc --noEmit` (npm run typecheck),
+ * Type tests of @verigate/node: checked by `tsc --noEmit` (npm run typecheck),
  * never run. Each `@ts-expect-error` line must fail to compile, or tsc fails.
  */
 import express from 'express';
+import Fastify from 'fastify';
 import {
+  authenticateRequest,
   createVerigateClient,
   requireVerifiedUser,
   VerigateApiError,
@@ -16,7 +18,8 @@ import {
   type VerifiedUserWithProduct,
   type VerigateClient,
   type VerigateErrorCode,
-} from '../../src/sdk/node';
+} from '@verigate/node';
+import { verigateFastify } from '@verigate/node/fastify';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const assertType = <T extends true>(_: T): void => undefined;
@@ -69,9 +72,11 @@ async function verifying(): Promise<void> {
 
 function erring(err: unknown): void {
   if (err instanceof VerigateApiError) {
-    const status: number = err.status;
+    const status: number = err.httpStatus;
     const requestId: string | null = err.requestId;
     const code: VerigateErrorCode = err.code;
+    // @ts-expect-error no `status`: a framework error handler must not pass the gateway's 401 on
+    void err.status;
     void [status, requestId, code];
   }
   if (err instanceof VerigateError) {
@@ -98,5 +103,28 @@ requireVerifiedUser({ productId: 'reports' });
 // @ts-expect-error productId is a string
 requireVerifiedUser(client, { productId: 1 });
 
+// A local verifier can slot in later behind the same surface; today only 'online'.
+createVerigateClient({ apiKey: 'k', verification: 'online' });
+// @ts-expect-error not (yet) a verification mode
+createVerigateClient({ apiKey: 'k', verification: 'offline' });
+
+async function fetchApi(request: Request): Promise<Response> {
+  const auth = await authenticateRequest(client, request, { productId: 'reports' });
+  if (!auth.ok) return auth.response;
+  const user: VerifiedUser = auth.user;
+  // @ts-expect-error no response when verified
+  void auth.response;
+  return Response.json({ userId: user.userInfo.userId });
+}
+
+const fastify = Fastify();
+void fastify.register(async (scope) => {
+  await scope.register(verigateFastify, { client, productId: 'reports' });
+  scope.get('/reports', async (request) => ({ userId: request.verigateUser?.userInfo.userId ?? null }));
+});
+// @ts-expect-error the plugin needs a client
+void fastify.register(verigateFastify, { productId: 'reports' });
+
 void verifying;
 void erring;
+void fetchApi;

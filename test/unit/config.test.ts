@@ -144,16 +144,20 @@ describe('loadConfig stores', () => {
     expect(config.store).toEqual({ kind: 'redis', urls: { live: 'redis://live:6379', sandbox: '' } });
   });
 
-  it('parses REDIS_CLUSTER_NODES', () => {
+  /** One cluster target for both environments, as REDIS_CLUSTER_NODES alone gives. */
+  const both = <T>(cluster: T) => ({ kind: 'cluster', clusters: { live: cluster, sandbox: cluster } });
+
+  it('parses REDIS_CLUSTER_NODES, for both environments', () => {
     const config = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000, r2:7001,[::1]:7002', ...REDIS_SECRETS });
-    expect(config.store).toEqual({
-      kind: 'cluster',
-      nodes: [
-        { host: 'r1', port: 7000 },
-        { host: 'r2', port: 7001 },
-        { host: '::1', port: 7002 },
-      ],
-    });
+    expect(config.store).toEqual(
+      both({
+        nodes: [
+          { host: 'r1', port: 7000 },
+          { host: 'r2', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+      }),
+    );
   });
 
   it('reads REDIS_CLUSTER_NODES URL entries: one ACL user for every node, plain entries included', () => {
@@ -161,34 +165,34 @@ describe('loadConfig stores', () => {
       REDIS_CLUSTER_NODES: 'redis://verigate-live:p%40ss@r1:7000, r2:7001,redis://verigate-live:p%40ss@[::1]:7002/',
       ...REDIS_SECRETS,
     });
-    expect(config.store).toEqual({
-      kind: 'cluster',
-      nodes: [
-        { host: 'r1', port: 7000 },
-        { host: 'r2', port: 7001 },
-        { host: '::1', port: 7002 },
-      ],
-      username: 'verigate-live',
-      password: 'p@ss',
-    });
+    expect(config.store).toEqual(
+      both({
+        nodes: [
+          { host: 'r1', port: 7000 },
+          { host: 'r2', port: 7001 },
+          { host: '::1', port: 7002 },
+        ],
+        username: 'verigate-live',
+        password: 'p@ss',
+      }),
+    );
   });
 
   it('reads rediss:// as TLS, and a password alone as the default user', () => {
     const config = loadConfig({ REDIS_CLUSTER_NODES: 'rediss://:s3cret@r1:7000,rediss://:s3cret@r2:7001', ...REDIS_SECRETS });
-    expect(config.store).toEqual({
-      kind: 'cluster',
-      nodes: [
-        { host: 'r1', port: 7000 },
-        { host: 'r2', port: 7001 },
-      ],
-      password: 's3cret',
-      tls: true,
-    });
-    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://r1:7000', ...REDIS_SECRETS }).store).toEqual({
-      kind: 'cluster',
-      nodes: [{ host: 'r1', port: 7000 }],
-      tls: true,
-    });
+    expect(config.store).toEqual(
+      both({
+        nodes: [
+          { host: 'r1', port: 7000 },
+          { host: 'r2', port: 7001 },
+        ],
+        password: 's3cret',
+        tls: true,
+      }),
+    );
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://r1:7000', ...REDIS_SECRETS }).store).toEqual(
+      both({ nodes: [{ host: 'r1', port: 7000 }], tls: true }),
+    );
   });
 
   it.each([
@@ -222,6 +226,74 @@ describe('loadConfig stores', () => {
     const problems = problemsOf({ REDIS_CLUSTER_NODES: value, ...REDIS_SECRETS });
     expect(problems).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES must be a comma-separated list of host:port or redis:\/\//)]);
     expect(problems.join('\n')).not.toContain('pw-one');
+  });
+
+  describe('LIVE_REDIS_CLUSTER_NODES and SANDBOX_REDIS_CLUSTER_NODES', () => {
+    const LIVE = 'redis://verigate-live:live-pw@r1:7000,redis://verigate-live:live-pw@r2:7001';
+    const SANDBOX = 'redis://verigate-sandbox:sandbox-pw@r1:7000';
+    const liveTarget = { nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }], username: 'verigate-live', password: 'live-pw' };
+    const sandboxTarget = { nodes: [{ host: 'r1', port: 7000 }], username: 'verigate-sandbox', password: 'sandbox-pw' };
+
+    it('give each environment its own user on one cluster (or its own cluster)', () => {
+      const config = loadConfig({ LIVE_REDIS_CLUSTER_NODES: LIVE, SANDBOX_REDIS_CLUSTER_NODES: SANDBOX, ...REDIS_SECRETS });
+      expect(config.store).toEqual({ kind: 'cluster', clusters: { live: liveTarget, sandbox: sandboxTarget } });
+    });
+
+    it('fall back to REDIS_CLUSTER_NODES, each on its own', () => {
+      const config = loadConfig({ REDIS_CLUSTER_NODES: 'shared:7000', SANDBOX_REDIS_CLUSTER_NODES: SANDBOX, ...REDIS_SECRETS });
+      expect(config.store).toEqual({ kind: 'cluster', clusters: { live: { nodes: [{ host: 'shared', port: 7000 }] }, sandbox: sandboxTarget } });
+    });
+
+    it('need a cluster for every environment whose listener is on', () => {
+      expect(problemsOf({ LIVE_REDIS_CLUSTER_NODES: LIVE, ...REDIS_SECRETS })).toEqual([
+        'SANDBOX_REDIS_CLUSTER_NODES (or REDIS_CLUSTER_NODES) is required when LIVE_REDIS_CLUSTER_NODES is set and SANDBOX_PORT or ADMIN_PORT is not "off": sandbox must not fall back to the embedded store',
+      ]);
+      expect(problemsOf({ SANDBOX_REDIS_CLUSTER_NODES: SANDBOX, ...REDIS_SECRETS })).toEqual([
+        expect.stringMatching(/^LIVE_REDIS_CLUSTER_NODES \(or REDIS_CLUSTER_NODES\) is required when SANDBOX_REDIS_CLUSTER_NODES is set/),
+      ]);
+    });
+
+    it('leave an environment without a cluster when its listener and the admin listener are off', () => {
+      const config = loadConfig({ LIVE_REDIS_CLUSTER_NODES: LIVE, SANDBOX_PORT: 'off', ADMIN_PORT: 'off', ...REDIS_SECRETS });
+      expect(config.store).toEqual({ kind: 'cluster', clusters: { live: liveTarget, sandbox: null } });
+    });
+
+    it.each([
+      ['LIVE_REDIS_CLUSTER_NODES', 'r1:7000,r2'],
+      ['SANDBOX_REDIS_CLUSTER_NODES', 'redis://u:pw-one@r1:7000,redis://u:pw-two@r2:7001'],
+    ])('validate %s with the same grammar, naming the variable and quoting no password', (name, value) => {
+      const other = name === 'LIVE_REDIS_CLUSTER_NODES' ? { SANDBOX_REDIS_CLUSTER_NODES: SANDBOX } : { LIVE_REDIS_CLUSTER_NODES: LIVE };
+      const problems = problemsOf({ [name]: value, ...other, ...REDIS_SECRETS });
+      expect(problems).toEqual([expect.stringMatching(new RegExp(`^${name} (must be a comma-separated list|URL entries must all have the same)`))]);
+      expect(problems.join('\n')).not.toMatch(/pw-one|pw-two/);
+    });
+
+    it.each([
+      [{ LIVE_REDIS_CLUSTER_NODES: LIVE, SANDBOX_REDIS_URL: 'redis://s:6379' }, /^LIVE_REDIS_CLUSTER_NODES cannot be combined with SANDBOX_REDIS_URL: set one or the other$/],
+      [{ SANDBOX_REDIS_CLUSTER_NODES: SANDBOX, REDIS_URL: 'redis://r:6379' }, /^SANDBOX_REDIS_CLUSTER_NODES cannot be combined with REDIS_URL/],
+    ])('cannot be combined with the *REDIS_URL variables (%o)', (env, message) => {
+      expect(problemsOf({ ...env, ...REDIS_SECRETS })).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+    });
+
+    it('need the master key and admin token, like any Redis', () => {
+      expect(problemsOf({ LIVE_REDIS_CLUSTER_NODES: LIVE, SANDBOX_REDIS_CLUSTER_NODES: SANDBOX })).toEqual([
+        expect.stringMatching(/^VERIGATE_MASTER_KEY is required/),
+        expect.stringMatching(/^VERIGATE_ADMIN_TOKEN is required/),
+      ]);
+    });
+
+    it('show each environment’s user but never a password', () => {
+      const config = loadConfig({ LIVE_REDIS_CLUSTER_NODES: LIVE, SANDBOX_REDIS_CLUSTER_NODES: SANDBOX, ...REDIS_SECRETS });
+      expect(redactedConfigSummary(config).store).toEqual({
+        kind: 'cluster',
+        clusters: {
+          live: { nodes: ['r1:7000', 'r2:7001'], username: 'verigate-live', password: '***' },
+          sandbox: { nodes: ['r1:7000'], username: 'verigate-sandbox', password: '***' },
+        },
+      });
+      const printed = [JSON.stringify(redactedConfigSummary(config)), JSON.stringify(config), inspect(config)].join('\n');
+      expect(printed).not.toMatch(/live-pw|sandbox-pw/);
+    });
   });
 
   it('refuses REDIS_CLUSTER_NODES together with a Redis URL', () => {
@@ -357,19 +429,15 @@ describe('redactedConfigSummary', () => {
 
   it('describes cluster nodes as host:port', () => {
     const cluster = loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,[::1]:7001', ...REDIS_SECRETS });
-    expect(redactedConfigSummary(cluster).store).toEqual({ kind: 'cluster', nodes: ['r1:7000', '[::1]:7001'] });
+    const nodes = { nodes: ['r1:7000', '[::1]:7001'] };
+    expect(redactedConfigSummary(cluster).store).toEqual({ kind: 'cluster', clusters: { live: nodes, sandbox: nodes } });
   });
 
   it('shows a cluster’s user and TLS but never its password, nor does a ConfigError', () => {
     const password = 'cluster-pw-9f1c';
     const cluster = loadConfig({ REDIS_CLUSTER_NODES: `rediss://verigate-live:${password}@r1:7000,r2:7001`, ...REDIS_SECRETS });
-    expect(redactedConfigSummary(cluster).store).toEqual({
-      kind: 'cluster',
-      nodes: ['r1:7000', 'r2:7001'],
-      username: 'verigate-live',
-      password: '***',
-      tls: true,
-    });
+    const shown = { nodes: ['r1:7000', 'r2:7001'], username: 'verigate-live', password: '***', tls: true };
+    expect(redactedConfigSummary(cluster).store).toEqual({ kind: 'cluster', clusters: { live: shown, sandbox: shown } });
     const printed = [JSON.stringify(redactedConfigSummary(cluster)), JSON.stringify(cluster), inspect(cluster)].join('\n');
     expect(printed).not.toContain(password);
 

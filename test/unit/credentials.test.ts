@@ -43,16 +43,43 @@ describe('toBase62', () => {
       expect(s).toHaveLength(6);
       expect(fromBase62(s)).toBe(value);
     }
-    // 62^6 > 2^32: six characters always suffice.
-    expect(62 ** 6).toBeGreaterThan(2 ** 32);
   });
 });
 
+/**
+ * CRC-32 (ISO-HDLC, the zlib/PNG one) bit by bit, written from its definition
+ * (reflected polynomial 0xEDB88320, init and final XOR 0xFFFFFFFF), so the
+ * checksum is compared with something the gateway does not share.
+ */
+function referenceCrc32(text: string): number {
+  let crc = 0xffffffff;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
 describe('checksum', () => {
-  it('is the base62 CRC32 of everything before it, prefix included', () => {
-    const body = 'vg_live_sk_0123456789ABCDEFGHIJKLMNOPQRSTUV';
-    expect(checksum(body)).toBe(toBase62(crc32(body), 6));
-    expect(fromBase62(checksum(body))).toBe(crc32(body));
+  it('the reference CRC-32 gives the standard check value, and node:zlib agrees with it', () => {
+    expect(referenceCrc32('123456789')).toBe(0xcbf43926);
+    expect(crc32('123456789')).toBe(0xcbf43926);
+  });
+
+  it.each([
+    // 0xCBF43926 = 3421780262 = 3·62^5 + 45·62^4 + 35·62^3 + 27·62^2 + 22·62 + 14
+    ['123456789', 0xcbf43926, '3jZRME'],
+    // 0x280B8D31 = 671845681 = 0·62^5 + 45·62^4 + 28·62^3 + 61·62^2 + 46·62 + 41: padded with a leading 0
+    ['vg_live_sk_0123456789ABCDEFGHIJKLMNOPQRSTUV', 0x280b8d31, '0jSzkf'],
+  ])('of %s is the base62 of its CRC32 (worked out by hand)', (body, crc, expected) => {
+    expect(referenceCrc32(body)).toBe(crc);
+    expect(checksum(body)).toBe(expected);
+  });
+
+  it('makes a hand-made credential parse, and one character off it does not', () => {
+    const handMade = 'vg_live_sk_0123456789ABCDEFGHIJKLMNOPQRSTUV0jSzkf';
+    expect(parseCredential(handMade, 'sk')).toEqual({ ok: true, environment: 'live', kind: 'sk' });
+    expect(parseCredential(`${handMade.slice(0, -1)}g`, 'sk')).toEqual({ ok: false, problem: 'malformed' });
   });
 });
 

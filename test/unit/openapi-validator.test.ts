@@ -127,9 +127,10 @@ describe('expectResponseToMatchSpec', () => {
   });
 
   it('checks only the content type for non-JSON media types', () => {
-    const sdk = fake('GET', '/sdk/v1/verigate.js', 200, {}, {}, 'text/javascript; charset=utf-8');
+    const headers = { 'cache-control': 'public, max-age=300', etag: '"abc"', vary: 'Accept-Encoding' };
+    const sdk = fake('GET', '/sdk/v1/verigate.js', 200, {}, headers, 'text/javascript; charset=utf-8');
     expect(() => expectResponseToMatchSpec(sdk)).not.toThrow();
-    const wrong = fake('GET', '/sdk/v1/verigate.js', 200, {}, {}, 'text/html; charset=utf-8');
+    const wrong = fake('GET', '/sdk/v1/verigate.js', 200, {}, headers, 'text/html; charset=utf-8');
     expect(() => expectResponseToMatchSpec(wrong)).toThrow(/media type text\/html not documented/);
   });
 

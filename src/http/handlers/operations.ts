@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Domain } from '../../domain';
 import { VerigateError } from '../../domain/errors';
+import { sdkScriptHandler } from '../sdk-script';
 
 export function healthzHandler() {
   return function healthz(_req: Request, res: Response): void {
@@ -33,14 +34,5 @@ export function jwksHandler(domain: Domain) {
   };
 }
 
-export function sdkHandler(script: string | null) {
-  return function sdk(_req: Request, res: Response): void {
-    if (script === null) throw new VerigateError('not_found', 'The browser SDK has not been built (npm run build)');
-    res.setHeader('Content-Type', 'text/javascript; charset=utf-8');
-    res.setHeader('Cache-Control', 'public, max-age=300');
-    // Customers' pages load this with <script src> from their own origin;
-    // helmet's default `same-origin` would make the browser refuse it.
-    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
-    res.end(script);
-  };
-}
+/** GET /sdk/v1/verigate.js: compressed once, served with an ETag (src/http/sdk-script.ts). */
+export const sdkHandler = sdkScriptHandler;

@@ -1,0 +1,22 @@
+/**
+ * Entry point of the script build (dist/verigate.js, served by the gateway
+ * at /sdk/v1/verigate.js): defines the global `Verigate` and initialises it
+ * from its own script tag when asked to. The package's modules
+ * (index.ts) have none of these side effects.
+ */
+import { createVerigate, type Verigate } from './client.js';
+import { autoInit } from './script-tag.js';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var Verigate: Verigate | undefined;
+}
+
+const script = typeof document !== 'undefined' ? (document.currentScript as HTMLScriptElement | null) : null;
+// Loaded from the gateway itself (the usual case), the script's origin is the gateway.
+const scriptOrigin = script?.src ? new URL(script.src, location.href).origin : undefined;
+
+// Included twice, the page keeps one instance (and its listeners).
+const instance: Verigate = globalThis.Verigate ?? createVerigate({ scriptOrigin });
+globalThis.Verigate = instance;
+if (script) autoInit(instance, script);
