@@ -11,9 +11,9 @@ import { systemClock } from './domain/clock';
 import { ENVIRONMENTS, type Environment } from './domain/environments';
 import { createLogger } from './ops/logger';
 import { createMetrics } from './ops/metrics';
-import { openStores } from './store/open-stores';
+import { openKvStores } from './store/open-kv-stores';
 import { createRateLimits } from './http/rate-limits';
-import type { Store } from './store/store';
+import type { KvStore as Store } from './store/kv';
 
 /**
  * The only file that reads process.env, connects and listens.
@@ -117,14 +117,14 @@ async function serve(config: Config, log: Logger): Promise<void> {
   const sdkScript = existsSync(sdkPath) ? readFileSync(sdkPath, 'utf8') : null;
 
   let lastStoreError = 0;
-  const stores = openStores(config, (err, env) => {
+  const stores = openKvStores(config, { onError: (err, env) => {
     metrics.storeErrors.inc({ environment: env });
     // One line a second at most: a dead Redis must not flood the log.
     if (Date.now() - lastStoreError > 1000) {
       lastStoreError = Date.now();
       log.warn({ environment: env, err: err.message }, 'store connection error');
     }
-  });
+  } });
   const served = ENVIRONMENTS.filter((env) => stores[env] !== undefined);
   const domains = Object.fromEntries(
     served.map((environment) => [

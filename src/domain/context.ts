@@ -2,7 +2,7 @@ import type { Clock } from './clock';
 import type { Environment } from './environments';
 import type { InvalidationBus } from './invalidation';
 import type { SecretBox } from './secrets';
-import type { Store } from '../store/store';
+import type { KvStore as Store } from '../store/kv';
 
 /** What every domain service of one environment works with. */
 export interface DomainContext {

@@ -12,7 +12,7 @@ import { Users } from './users';
 import { VerificationTokens } from './verification-tokens';
 import { signInWithIdentityToken, type SignInResult } from './sign-in';
 import type { SiteRecord } from './sites';
-import type { Store } from '../store/store';
+import type { KvStore as Store } from '../store/kv';
 
 /** Every domain service of one environment, wired together. */
 export interface Domain {

@@ -1,4 +1,4 @@
-import type { Store, Subscription } from '../store/store';
+import type { KvStore as Store, Subscription } from '../store/kv';
 import { channels } from '../store/keys';
 
 /** What one instance tells the others when something cached has changed. */

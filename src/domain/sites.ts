@@ -4,7 +4,7 @@ import { iso } from './clock';
 import { parseRecord, type DomainContext } from './context';
 import { InvalidatingCache } from '../store/invalidating-cache';
 import { keys } from '../store/keys';
-import type { WriteOp } from '../store/store';
+import type { WriteOp } from '../store/kv';
 
 export const DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS = 3600;
 export const MAX_IDENTITY_TOKEN_AGE_SECONDS = 7 * 24 * 3600;

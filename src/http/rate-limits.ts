@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { StoreUnavailableError, VerigateError } from '../domain/errors';
-import type { Store } from '../store/store';
+import type { KvStore as Store } from '../store/kv';
 
 export interface RateLimitPolicy {
   readonly points: number;

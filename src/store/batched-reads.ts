@@ -1,4 +1,4 @@
-import type { Store } from './store';
+import type { KvStore as Store } from './kv';
 
 /** At most this many keys go in one batched read; past it, another batch starts. */
 const MAX_KEYS_PER_READ = 128;

@@ -3,9 +3,10 @@ import type Redis from 'ioredis';
 import { loadConfig } from '../../src/config';
 import type { Environment } from '../../src/domain/environments';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import { openStores } from '../../src/store/open-stores';
-import { createRedisClient, REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-store';
-import type { Store } from '../../src/store/store';
+import { openKvStores } from '../../src/store/open-kv-stores';
+import { REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-commands';
+import { createRedisClient } from '../../src/store/redis-connections';
+import type { KvStore as Store } from '../../src/store/kv';
 import { namespaceAclRules } from '../support/redis-acl';
 import { pollUntil } from '../support/poll';
 import { RecordingListener } from '../support/recording-listener';
@@ -52,7 +53,7 @@ function storesFor(nodes: string): Partial<Record<Environment, Store>> {
     SANDBOX_PORT: 'off',
     ADMIN_PORT: 'off',
   });
-  const stores = openStores(config, () => {});
+  const stores = openKvStores(config, { onError: () => {} });
   opened.push(stores);
   return stores;
 }

@@ -4,7 +4,7 @@ import { decodeProtectedHeader } from 'jose';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type StoreKind, type TestGateway } from '../support/gateway';
 import { pollUntil } from '../support/poll';
 import { FrozenClock } from '../../src/domain/clock';
-import { MemoryBackend } from '../../src/store/memory-store';
+import { MemoryBackend } from '../../src/store/memory-kv';
 import { uniquePrefix } from '../support/redis';
 
 /** SPEC §5: every revocation takes effect on every instance sharing the store within 1 s. */

@@ -5,7 +5,7 @@ import { FrozenClock } from '../../src/domain/clock';
 import { createMetrics } from '../../src/ops/metrics';
 import { createRateLimits } from '../../src/http/rate-limits';
 import { adminRoutes, environmentRoutes, type Route } from '../../src/http/routes';
-import { MemoryStore } from '../../src/store/memory-store';
+import { MemoryKvStore as MemoryStore } from '../../src/store/memory-kv';
 import { documentedOperations } from '../support/openapi';
 
 /**

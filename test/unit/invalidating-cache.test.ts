@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createDomain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
 import { InvalidatingCache } from '../../src/store/invalidating-cache';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
+import { MemoryBackend, MemoryKvStore as MemoryStore } from '../../src/store/memory-kv';
 import { keys } from '../../src/store/keys';
 import type { ApiKeyRecord } from '../../src/domain/api-keys';
 import { SecretBox } from '../../src/domain/secrets';

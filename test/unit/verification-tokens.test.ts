@@ -4,7 +4,7 @@ import { createDomain, type Domain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
 import type { SessionRecord } from '../../src/domain/sessions';
 import { VERIFICATION_TOKEN_TYPE } from '../../src/domain/verification-tokens';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
+import { MemoryBackend, MemoryKvStore as MemoryStore } from '../../src/store/memory-kv';
 
 const LIVE_ISS = 'https://api.verigate.test';
 const SANDBOX_ISS = 'https://api-sandbox.verigate.test';

@@ -3,7 +3,7 @@ import { createDomain, type Domain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
 import type { SessionRecord } from '../../src/domain/sessions';
 import { RETIRED_KEY_OVERLAP_MS } from '../../src/domain/signing-keys';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
+import { MemoryBackend, MemoryKvStore as MemoryStore } from '../../src/store/memory-kv';
 
 // The exchange remembers verified signatures (src/domain/verification-tokens.ts).
 // What must hold: a remembered token still has its claims checked on every
