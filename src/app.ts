@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import type { AdminDeps, EnvironmentDeps } from './http/deps';
-import { adminRoutes, environmentRoutes, mountRoutes } from './http/routes';
+import { adminRoutes, environmentRoutes, mountRoutes, type Route } from './http/routes';
 import { requestContext } from './http/middleware/request-context';
 import { adminAuth } from './http/middleware/admin-auth';
 import { errorHandler } from './http/middleware/errors';
@@ -23,10 +23,9 @@ function baseApp(): Express {
  * The app of one environment listener (live or sandbox). Built for exactly
  * one environment; it never listens — main.ts (or a test) does.
  */
-export function createEnvironmentApp(deps: EnvironmentDeps): Express {
+export function createEnvironmentApp(deps: EnvironmentDeps, routes: readonly Route[] = environmentRoutes(deps)): Express {
   const app = baseApp();
   const context = requestContext(deps.domain.environment, deps.log, deps.metrics, helmetDefaultHeaders());
-  const routes = environmentRoutes(deps);
   const onError = errorHandler(deps.log);
   app.use(context);
   mountRoutes(app, routes);
@@ -39,10 +38,10 @@ export function createEnvironmentApp(deps: EnvironmentDeps): Express {
 }
 
 /** The admin listener's app: both environments, behind the admin token. */
-export function createAdminApp(deps: AdminDeps): Express {
+export function createAdminApp(deps: AdminDeps, routes: readonly Route[] = adminRoutes(deps)): Express {
   const app = baseApp();
   app.use(requestContext('admin', deps.log, deps.metrics, helmetDefaultHeaders()));
-  mountRoutes(app, adminRoutes(deps), adminAuth(deps.adminToken));
+  mountRoutes(app, routes, adminAuth(deps.adminToken));
   app.use(errorHandler(deps.log));
   return app;
 }

@@ -3,7 +3,7 @@ import { SignJWT, compactVerify } from 'jose';
 import { epochSeconds } from './clock';
 import type { DomainContext } from './context';
 import { isEnvironment } from './environments';
-import type { SessionRecord } from './sessions';
+import type { SessionRecord } from './records';
 import {
   VERIFICATION_CLOCK_TOLERANCE_SECONDS,
   VERIFICATION_TOKEN_LIFETIME_SECONDS,

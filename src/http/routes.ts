@@ -38,7 +38,7 @@ export function environmentRoutes(deps: EnvironmentDeps): Route[] {
     { method: 'DELETE', path: '/live_api/v1/session', handler: endSessionHandler(deps), browser: true },
     { method: 'GET', path: '/.well-known/jwks.json', handler: jwksHandler(deps.domain) },
     { method: 'GET', path: '/healthz', handler: healthzHandler() },
-    { method: 'GET', path: '/readyz', handler: readyzHandler([deps.domain], deps.draining) },
+    { method: 'GET', path: '/readyz', handler: readyzHandler([deps.health], deps.draining) },
     { method: 'GET', path: '/openapi.yaml', handler: openapiHandler(deps.openapiYaml) },
     { method: 'GET', path: '/sdk/v1/verigate.js', handler: sdkHandler(deps.sdkScript) },
   ];
@@ -58,7 +58,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     {
       method: 'GET',
       path: '/readyz',
-      handler: readyzHandler(Object.values(deps.domains).filter((d) => d !== undefined), deps.draining),
+      handler: readyzHandler(deps.health, deps.draining),
       public: true,
     },
     { method: 'GET', path: '/openapi.yaml', handler: openapiHandler(deps.openapiYaml), public: true },

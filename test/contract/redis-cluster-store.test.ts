@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import { keys } from '../../src/store/keys';
+import { keys } from '../../src/store/records/keys';
 import { REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-commands';
 import { createRedisClient } from '../../src/store/redis-connections';
 import { hashTagOf } from '../../src/store/redis-cluster-guard';

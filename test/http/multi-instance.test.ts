@@ -62,7 +62,7 @@ describe.each<StoreKind>(['redis', 'memory'])('two instances sharing one %s stor
     const { site, token } = await signedIn('revoked-key');
     // B serves an exchange with the key, so B has it cached.
     expect((await exchange(b, 'live', site.apiKey, { userVerificationToken: token })).body.isAuthenticated).toBe(true);
-    expect(b.domains.live.bus.active).toBe(true);
+    expect(b.records.live.invalidation.active).toBe(true);
 
     const revoke = await adminA.call('delete', `/sites/${site.siteId}/api-keys/${site.keyId}`);
     expect(revoke.status).toBe(204);

@@ -96,7 +96,7 @@ describe('Redis dies under a running gateway', () => {
   });
 
   it('after recovery, the invalidation channel is back: a revocation by another instance reaches the cache', async () => {
-    await pollUntil(async () => gw.domains.live.bus.active, (active) => active, { what: 'the invalidation subscription to come back' });
+    await pollUntil(async () => gw.records.live.invalidation.active, (active) => active, { what: 'the invalidation subscription to come back' });
     const other = await startGateway({ redisUrl: server.url, prefix: gw.prefix, masterKey: gw.masterKey, clock: gw.clock });
     try {
       const fresh = await provision(gw);
