@@ -3,14 +3,13 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createAdminApp, createEnvironmentApp } from './app';
 import type { Config } from './config';
 import { createDomain, type Domain } from './domain';
 import { systemClock, type Clock } from './domain/clock';
 import { ENVIRONMENTS, type Environment } from './domain/environments';
-import type { AdminDeps, EnvironmentDeps } from './http/deps';
+import { createAdminListener, createEnvironmentListener, type BuiltListener } from './http/listeners';
+import { Pipeline } from './http/pipeline';
 import { createRateLimits } from './http/rate-limits';
-import { adminRoutes, environmentRoutes, type Route } from './http/routes';
 import { createLogger } from './ops/logger';
 import { createMetrics, type Metrics } from './ops/metrics';
 import type { KvStore } from './store/kv';
@@ -51,8 +50,8 @@ export interface Gateway {
   readonly records: Readonly<Partial<Record<Environment, RecordStores>>>;
   /** One node:http server per enabled listener, created but not listening until {@link Gateway.listen}. */
   readonly servers: Readonly<Partial<Record<Listener, Server>>>;
-  /** The route table each listener serves (src/http/routes.ts). */
-  readonly routes: Readonly<Partial<Record<Listener, readonly Route[]>>>;
+  /** What each listener is made of: its pipeline, its Express app, its route table. */
+  readonly listeners: Readonly<Partial<Record<Listener, BuiltListener>>>;
   /** True from the first call to drain() or close(): readiness answers 503. */
   readonly draining: boolean;
   /** Background work: the invalidation subscriptions (they retry by themselves while the store is down). */
@@ -132,7 +131,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   let draining = false;
   const isDraining = (): boolean => draining;
   const servers: Partial<Record<Listener, Server>> = {};
-  const routes: Partial<Record<Listener, readonly Route[]>> = {};
+  const listeners: Partial<Record<Listener, BuiltListener>> = {};
   /** Responses not yet finished, per server: draining must tell them to close their connection. */
   const inFlight = new Map<Server, Set<ServerResponse>>();
   const serve = (listener: Listener, requestListener: RequestListener): void => {
@@ -161,21 +160,23 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   for (const env of environments) {
     if (config.listeners[env] === null) continue;
     const kv = stores[env] as KvStore;
-    const deps: EnvironmentDeps = {
+    const listenerLog = log.child({ listener: env });
+    const built = createEnvironmentListener({
       domain: domains[env] as Domain,
       health: (records[env] as RecordStores).health,
+      pipeline: new Pipeline(env, listenerLog, metrics),
       rateLimits: createRateLimits((o) => kv.rateLimiter(o), config.rateLimits),
-      log: log.child({ listener: env }),
+      log: listenerLog,
       metrics,
       openapiYaml,
       sdkScript,
       draining: isDraining,
-    };
-    routes[env] = environmentRoutes(deps);
-    serve(env, createEnvironmentApp(deps, routes[env]));
+    });
+    listeners[env] = built;
+    serve(env, built.requestListener);
   }
   if (config.listeners.admin !== null) {
-    const deps: AdminDeps = {
+    const built = createAdminListener({
       domains,
       health: environments.map((env) => (records[env] as RecordStores).health),
       adminToken: config.adminToken,
@@ -183,9 +184,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       metrics,
       openapiYaml,
       draining: isDraining,
-    };
-    routes.admin = adminRoutes(deps);
-    serve('admin', createAdminApp(deps, routes.admin));
+    });
+    listeners.admin = built;
+    serve('admin', built.requestListener);
   }
 
   const closeServers = (): Promise<void[]> =>
@@ -214,7 +215,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     stores,
     records,
     servers,
-    routes,
+    listeners,
     get draining() {
       return draining;
     },

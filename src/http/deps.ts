@@ -3,6 +3,7 @@ import type { Domain } from '../domain';
 import type { Environment } from '../domain/environments';
 import type { StoreHealth } from '../domain/ports';
 import type { Metrics } from '../ops/metrics';
+import type { Pipeline } from './pipeline';
 import type { RateLimits } from './rate-limits';
 
 /** What the handlers of one environment listener work with. */
@@ -12,6 +13,8 @@ export interface EnvironmentDeps {
   readonly health: StoreHealth;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** The steps every request of this listener shares (handlers that answer on node's response send through it). */
+  readonly pipeline: Pipeline;
   /** This environment's rate limits (createRateLimits over its store). */
   readonly rateLimits: RateLimits;
   /** The OpenAPI document, served as it is. */

@@ -24,9 +24,9 @@ const op = (method: string, path: string): string => `${method} ${path}`;
 /** The tables a gateway (embedded store, never listening) serves. */
 function routeTables(): { live: readonly Route[]; admin: readonly Route[] } {
   const gateway = createGateway(loadConfig({ LIVE_PORT: '0', SANDBOX_PORT: '0', ADMIN_PORT: '0' }), { log: pino({ level: 'silent' }) });
-  const { live, admin } = gateway.routes;
-  if (!live || !admin) throw new Error('the gateway built no live or admin route table');
-  return { live, admin };
+  const { live, admin } = gateway.listeners;
+  if (!live || !admin) throw new Error('the gateway built no live or admin listener');
+  return { live: live.routes, admin: admin.routes };
 }
 
 /** Every (method, template) a listener answers, preflights included. */

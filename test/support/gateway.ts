@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type RateLimitConfig } from '../../src/config';
 import type { Domain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
@@ -40,6 +40,8 @@ export interface GatewayOptions {
   clock?: FrozenClock;
   /** Rate limits, through the config (default: generous, so tests from one address are not limited). */
   rateLimits?: Partial<Record<'signInPerIp' | 'signInPerSite' | 'exchangePerApiKey' | 'failedApiKeyPerIp', TestRateLimit>>;
+  /** Where the gateway logs (default: nowhere). */
+  log?: Logger;
   /** Redis client options: `commandTimeoutMs` goes to the config (REDIS_COMMAND_TIMEOUT_MS), the rest to createGateway. */
   redisOverrides?: RedisClientOptions;
   /**
@@ -141,7 +143,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const config = loadConfig(configEnv(options, { prefix, masterKey, adminToken, redis }));
   const { commandTimeoutMs: _inConfig, ...redisOptions } = options.redisOverrides ?? {};
   const gateway = createGateway(config, {
-    log: pino({ level: 'silent' }),
+    log: options.log ?? pino({ level: 'silent' }),
     clock,
     ...(kind === 'memory' && { memoryBackend: options.memoryBackend ?? new MemoryBackend() }),
     ...(Object.keys(redisOptions).length > 0 && { redis: redisOptions }),
