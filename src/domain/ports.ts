@@ -110,6 +110,12 @@ export interface KeyringStore {
    */
   read(options?: { readonly fresh?: boolean }): Promise<StoredKeyring | null>;
   /**
+   * The keyring `read()` would serve from memory right now (the very same
+   * object), or null when it would have to read the store. Never reads it:
+   * the exchange's synchronous path for tokens it has verified before.
+   */
+  readCached(): StoredKeyring | null;
+  /**
    * Stores `keyring` unless one exists; resolves with the keyring that is
    * stored afterwards (this one, or the one another instance made first).
    */

@@ -126,7 +126,19 @@ export class SigningKeys {
 
   /** The keyring, as the store serves it (from memory while it can be trusted), imported. */
   async keyring(options: { fresh?: boolean } = {}): Promise<LoadedKeyring> {
-    const stored = await this.readOrCreate(options.fresh === true);
+    return this.imported(await this.readOrCreate(options.fresh === true));
+  }
+
+  /**
+   * The keyring, imported, when the store can serve it from memory right now;
+   * else null (call `keyring()`, which reads the store). Never awaits.
+   */
+  keyringIfCached(): LoadedKeyring | null {
+    const stored = this.store.readCached();
+    return stored === null ? null : this.imported(stored);
+  }
+
+  private imported(stored: StoredKeyring): LoadedKeyring {
     const loaded = this.loaded;
     if (loaded !== null && loaded.stored === stored) return loaded;
     const next = this.load(stored);

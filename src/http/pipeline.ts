@@ -12,6 +12,10 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 const NO_STORE = 'no-store';
 const STATE = Symbol('verigate.request');
+const NO_HEADERS: readonly string[] = [];
+
+type RequestLabels = { readonly environment: string; readonly route: string; readonly method: string; readonly status: string };
+type RouteLabels = { readonly environment: string; readonly route: string };
 
 /** What the pipeline knows about one request, from its first step to its log line. */
 export interface RequestState {
@@ -136,11 +140,22 @@ export class Pipeline {
    * Express path set them already), `extra` (flat name/value pairs), the
    * type and length, then the body.
    */
-  send(res: ServerResponse, status: number, contentType: string, body: string, extra?: readonly string[]): void {
+  send(res: ServerResponse, status: number, contentType: string, body: string, extra: readonly string[] = NO_HEADERS): void {
     const state = requestState(res);
-    const headers = state.commonHeadersSet ? [] : this.securityHeaders.concat('X-Request-Id', state.requestId);
-    if (extra !== undefined) for (let i = 0; i < extra.length; i++) headers.push(extra[i] as string);
-    headers.push('Content-Type', contentType, 'Content-Length', String(Buffer.byteLength(body)));
+    const common = state.commonHeadersSet ? NO_HEADERS : this.securityHeaders;
+    // One array of the exact size, filled in place: this runs on every exchange.
+    const headers = new Array<string>(common.length + (common === NO_HEADERS ? 0 : 2) + extra.length + 4);
+    let at = 0;
+    for (let i = 0; i < common.length; i++) headers[at++] = common[i] as string;
+    if (common !== NO_HEADERS) {
+      headers[at++] = 'X-Request-Id';
+      headers[at++] = state.requestId;
+    }
+    for (let i = 0; i < extra.length; i++) headers[at++] = extra[i] as string;
+    headers[at++] = 'Content-Type';
+    headers[at++] = contentType;
+    headers[at++] = 'Content-Length';
+    headers[at] = String(Buffer.byteLength(body));
     res.writeHead(status, headers);
     res.end(body);
   }
@@ -170,15 +185,43 @@ export class Pipeline {
     this.send(res, problem.status, PROBLEM_TYPE, JSON.stringify(problemBody(problem, state.requestId)), extra);
   }
 
+  /** Label objects by route, method and status, made once: metrics are counted on every request. */
+  private readonly labels = new Map<string, { route: RouteLabels; requests: Map<string, RequestLabels> }>();
+
+  private labelsOf(route: string): { route: RouteLabels; requests: Map<string, RequestLabels> } {
+    let labels = this.labels.get(route);
+    if (labels === undefined) {
+      labels = { route: { environment: this.listener, route }, requests: new Map() };
+      this.labels.set(route, labels);
+    }
+    return labels;
+  }
+
+  private routeLabels(route: string): RouteLabels {
+    return this.labelsOf(route).route;
+  }
+
+  private requestLabels(route: string, method: string, status: number): RequestLabels {
+    const byRoute = this.labelsOf(route).requests;
+    // Methods and statuses are few per route (a route answers one method; 405s and 404s are patterns too).
+    const key = method + status;
+    let labels = byRoute.get(key);
+    if (labels === undefined) {
+      labels = { environment: this.listener, route, method, status: String(status) };
+      byRoute.set(key, labels);
+    }
+    return labels;
+  }
+
   /** The last steps, once the response is sent: metrics and the one log line. */
   private finish(res: ServerResponse): void {
     const state = (res as StatefulResponse)[STATE] as RequestState;
     const method = res.req.method as string;
     const status = res.statusCode;
     const seconds = (performance.now() - state.startedAt) / 1000;
-    const { metrics, listener, log } = this;
-    metrics.httpRequests.inc({ environment: listener, route: state.route, method, status: String(status) });
-    metrics.httpDuration.observe({ environment: listener, route: state.route }, seconds);
+    const { metrics, log } = this;
+    metrics.httpRequests.inc(this.requestLabels(state.route, method, status));
+    metrics.httpDuration.observe(this.routeLabels(state.route), seconds);
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (log.isLevelEnabled(level)) {
       // Only the route pattern: never headers, bodies or query strings (they may carry secrets).

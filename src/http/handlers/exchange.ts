@@ -30,6 +30,16 @@ export function exchangeHandler(deps: EnvironmentDeps) {
   const outcomes = deps.metrics.exchangeOutcomes;
   const environment = domain.environment;
   const limits = deps.rateLimits;
+  /** One label object per outcome (a fixed set), not one per exchange. */
+  const outcomeLabels = new Map<string, { environment: string; outcome: string }>();
+  const countOutcome = (outcome: string): void => {
+    let labels = outcomeLabels.get(outcome);
+    if (labels === undefined) {
+      labels = { environment, outcome };
+      outcomeLabels.set(outcome, labels);
+    }
+    outcomes.inc(labels);
+  };
 
   /**
    * The key, or its refusal. A refusal that took a store lookup (a
@@ -56,7 +66,7 @@ export function exchangeHandler(deps: EnvironmentDeps) {
     await limits.exchangePerApiKey.consume(apiKey.keyId);
     const body = validate(ExchangeBody, await readJsonBody(req));
     const result = await domain.exchange.exchangeVerificationToken(apiKey, body.userVerificationToken, body.productId);
-    outcomes.inc({ environment, outcome: result.isAuthenticated ? 'verified' : result.reason });
+    countOutcome(result.isAuthenticated ? 'verified' : result.reason);
     pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), NO_STORE);
   };
 }

@@ -35,15 +35,15 @@ export class KvKeyringStore implements KeyringStore {
     });
   }
 
-  read(options: { readonly fresh?: boolean } = {}): Promise<StoredKeyring | null> {
+  readCached(): StoredKeyring | null {
     const cached = this.cached;
-    if (
-      options.fresh !== true &&
-      cached !== null &&
-      (this.bus.active || this.clock.now() - cached.readAt < UNSUBSCRIBED_KEYRING_TTL_MS)
-    ) {
-      return Promise.resolve(cached.keyring);
-    }
+    if (cached === null) return null;
+    return this.bus.active || this.clock.now() - cached.readAt < UNSUBSCRIBED_KEYRING_TTL_MS ? cached.keyring : null;
+  }
+
+  read(options: { readonly fresh?: boolean } = {}): Promise<StoredKeyring | null> {
+    const cached = options.fresh === true ? null : this.readCached();
+    if (cached !== null) return Promise.resolve(cached);
     // One read at a time: concurrent callers share it.
     this.reading ??= this.kv
       .get(keys.signingKeys())
