@@ -71,6 +71,10 @@ function describeCause(err: unknown): string | undefined {
  *
  * A good request logs at `debug`, so at the default level it costs no log
  * write; refusals log at `info`, server errors at `error`.
+ *
+ * A class, though STYLE.md keeps classes for errors and store adapters: one
+ * object per listener holds what its steps share (the header array, label
+ * objects made once), and the test compares the app's middleware to it.
  */
 export class Pipeline {
   /** Security headers, flat (`[name, value, name, value, …]`), as writeHead takes them. */

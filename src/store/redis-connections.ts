@@ -6,6 +6,8 @@ import { StoreUnavailableError } from '../domain/errors';
  * Connections to Redis and their health: every connection verigate opens is
  * made here, fail-fast (bounded command and connect timeouts, no offline
  * queue, no resend after a drop), and readiness is awaited here.
+ * (shared/STYLE.md sketches a `redis-health.ts`; health is a property of the
+ * connections, so both live in this one file, named for what it makes.)
  */
 
 /** A single Redis or a Redis Cluster client. */
