@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { VerigateError } from './errors';
 import { generateCredential, last4, parseCredential, randomBase62 } from './credentials';
 import { iso } from './clock';
@@ -21,12 +22,16 @@ export interface ApiKeyView {
 
 /** `lastUsedAt` is written at most this often per key and instance, never once per request. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
+/** Presented keys whose keyed hash is remembered (by their SHA-256, never the secret itself). */
+const MAX_REMEMBERED_HASHES = 50_000;
 
 const newKeyId = (): string => `key_${randomBase62(20)}`;
 
 /** Secret API keys of one environment: issue, authenticate, revoke, roll. */
 export class ApiKeys {
   private readonly lastUsedWritten = new Map<string, number>();
+  /** SHA-256 of a presented key -> its keyed hash: a one-shot digest costs a fraction of an HMAC. */
+  private readonly rememberedHashes = new Map<string, string>();
 
   constructor(
     private readonly ctx: DomainContext,
@@ -37,6 +42,25 @@ export class ApiKeys {
   private hashOf(secret: string): string {
     return this.ctx.secrets.hash('api-key', secret);
   }
+
+  /**
+   * As hashOf, for keys presented on every exchange. Remembered by the
+   * SHA-256 of the key, a one-way digest of a 190-bit random secret, so
+   * memory holds no secret; bounded, oldest first out.
+   */
+  private rememberedHashOf(secret: string): string {
+    const digest = hash('sha256', secret, 'base64url');
+    const known = this.rememberedHashes.get(digest);
+    if (known !== undefined) return known;
+    const keyed = this.hashOf(secret);
+    if (this.rememberedHashes.size >= MAX_REMEMBERED_HASHES) {
+      const oldest = this.rememberedHashes.keys().next();
+      if (!oldest.done) this.rememberedHashes.delete(oldest.value);
+    }
+    this.rememberedHashes.set(digest, keyed);
+    return keyed;
+  }
+
 
   async createApiKey(
     siteId: string,
@@ -87,7 +111,7 @@ export class ApiKeys {
         `This is a ${check.environment} API key; this is the ${this.ctx.environment} API`,
       );
     }
-    const record = await this.store.findByHash(this.hashOf(presented));
+    const record = await this.store.findByHash(this.rememberedHashOf(presented));
     if (!record) throw new VerigateError('invalid_api_key', 'Unknown API key');
     const now = this.ctx.clock.now();
     if (record.revokedAt !== null) throw new VerigateError('invalid_api_key', 'The API key has been revoked');
