@@ -161,11 +161,7 @@ export class Pipeline {
     headers[at++] = 'Content-Length';
     headers[at] = String(Buffer.byteLength(body));
     res.writeHead(status, headers);
-    // write + end, not end(body): end(body) corks the socket and queues an
-    // empty chunk after the body, so the response goes out as a writev of
-    // two buffers; this way it is one plain write, and end() queues nothing.
-    res.write(body);
-    res.end();
+    res.end(body);
   }
 
   /**
