@@ -50,8 +50,36 @@ export type StoreConfig =
   | { readonly kind: 'cluster'; readonly clusters: { readonly live: ClusterTarget | null; readonly sandbox: ClusterTarget | null } };
 
 /**
+ * Rate limits, each a count per minute (SPEC §7). The remaining limits of
+ * §7 join this object as they are built.
+ */
+export interface RateLimitConfig {
+  /** Sign-in attempts per client address (`RATE_LIMIT_SIGN_IN_PER_ADDRESS`, default 60). */
+  readonly signInPerAddress: number;
+  /**
+   * Sign-in attempts per site, counting every attempt
+   * (`RATE_LIMIT_SIGN_IN_PER_SITE`, default 6000). SPEC §7's refused
+   * sign-ins per site (`RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE`) will replace it.
+   */
+  readonly signInPerSite: number;
+  /** Refused API keys per client address (`RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS`, default 100). */
+  readonly failedApiKeysPerAddress: number;
+  /** Exchanges per API key, counted per instance (`RATE_LIMIT_EXCHANGE_PER_API_KEY`, default 200000). */
+  readonly exchangePerApiKey: number;
+}
+
+/** Defaults of {@link RateLimitConfig}. */
+export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
+  signInPerAddress: 60,
+  signInPerSite: 6000,
+  failedApiKeysPerAddress: 100,
+  exchangePerApiKey: 200_000,
+};
+
+/**
  * The validated, deep-frozen process configuration. Built once by
- * {@link loadConfig} in `main.ts`; everything else receives it as an argument.
+ * {@link loadConfig} in `main.ts` (tests build one the same way, from a
+ * plain object); everything else receives it as an argument.
  *
  * `JSON.stringify(config)` and `util.inspect(config)` print
  * {@link redactedConfigSummary} instead of the secrets.
@@ -84,6 +112,7 @@ export interface Config {
    * per core when `NODE_ENV=production` on Redis, else 1.
    */
   readonly workers: number;
+  readonly rateLimits: RateLimitConfig;
 }
 
 /**
@@ -132,6 +161,11 @@ function integerVariable(name: string, fallback: number, min: number, max: numbe
     ctx.addIssue(`${name} must be an integer from ${min} to ${max}${unit}, got ${shown(v)}`);
     return z.NEVER;
   });
+}
+
+/** A count per minute. */
+function rateLimitVariable(name: string, fallback: number) {
+  return integerVariable(name, fallback, 1, 100_000_000, ' (a count per minute)');
 }
 
 /** RFC 1123 host name, loosely: labels of letters, digits and hyphens. */
@@ -320,6 +354,13 @@ const variables = {
   REDIS_COMMAND_TIMEOUT_MS: integerVariable('REDIS_COMMAND_TIMEOUT_MS', 1000, 1, 60_000, ' (milliseconds)'),
   SHUTDOWN_GRACE_MS: integerVariable('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000, ' (milliseconds)'),
   WORKERS: integerVariable('WORKERS', 1, 1, 1024),
+  RATE_LIMIT_SIGN_IN_PER_ADDRESS: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_ADDRESS', DEFAULT_RATE_LIMITS.signInPerAddress),
+  RATE_LIMIT_SIGN_IN_PER_SITE: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_SITE', DEFAULT_RATE_LIMITS.signInPerSite),
+  RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: rateLimitVariable(
+    'RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS',
+    DEFAULT_RATE_LIMITS.failedApiKeysPerAddress,
+  ),
+  RATE_LIMIT_EXCHANGE_PER_API_KEY: rateLimitVariable('RATE_LIMIT_EXCHANGE_PER_API_KEY', DEFAULT_RATE_LIMITS.exchangePerApiKey),
 };
 
 type VariableName = keyof typeof variables;
@@ -405,6 +446,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       : env.NODE_ENV === 'production' && persistent
         ? availableParallelism()
         : 1,
+    rateLimits: {
+      signInPerAddress: values.RATE_LIMIT_SIGN_IN_PER_ADDRESS as number,
+      signInPerSite: values.RATE_LIMIT_SIGN_IN_PER_SITE as number,
+      failedApiKeysPerAddress: values.RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS as number,
+      exchangePerApiKey: values.RATE_LIMIT_EXCHANGE_PER_API_KEY as number,
+    },
   };
   // Logging the config object by mistake must not print the secrets.
   Object.defineProperty(config, 'toJSON', { value: () => redactedConfigSummary(config), enumerable: false });
@@ -533,6 +580,7 @@ export interface ConfigSummary {
   redisCommandTimeoutMs: number;
   shutdownGraceMs: number;
   workers: number;
+  rateLimits: RateLimitConfig;
 }
 
 /**
@@ -576,6 +624,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     redisCommandTimeoutMs: config.redisCommandTimeoutMs,
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
+    rateLimits: { ...config.rateLimits },
   };
 }
 

@@ -1,21 +1,13 @@
+import { hash } from 'node:crypto';
 import { VerigateError } from './errors';
 import { generateCredential, last4, parseCredential, randomBase62 } from './credentials';
 import { iso } from './clock';
-import { parseRecord, type DomainContext } from './context';
+import type { DomainContext } from './context';
+import type { ApiKeyStore } from './ports';
+import type { ApiKeyRecord } from './records';
 import type { Sites } from './sites';
-import { InvalidatingCache } from '../store/invalidating-cache';
-import { keys } from '../store/keys';
 
-/** An API key as stored, under the keyed hash of its secret. The secret itself is never stored. */
-export interface ApiKeyRecord {
-  readonly keyId: string;
-  readonly siteId: string;
-  readonly name: string;
-  readonly last4: string;
-  readonly createdAt: number;
-  readonly expiresAt: number | null;
-  readonly revokedAt: number | null;
-}
+export type { ApiKeyRecord } from './records';
 
 export interface ApiKeyView {
   keyId: string;
@@ -30,31 +22,45 @@ export interface ApiKeyView {
 
 /** `lastUsedAt` is written at most this often per key and instance, never once per request. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
-const MAX_CACHED_KEYS = 50_000;
+/** Presented keys whose keyed hash is remembered (by their SHA-256, never the secret itself). */
+const MAX_REMEMBERED_HASHES = 50_000;
 
 const newKeyId = (): string => `key_${randomBase62(20)}`;
 
 /** Secret API keys of one environment: issue, authenticate, revoke, roll. */
 export class ApiKeys {
-  private readonly cache = new InvalidatingCache<ApiKeyRecord>(MAX_CACHED_KEYS);
   private readonly lastUsedWritten = new Map<string, number>();
+  /** SHA-256 of a presented key -> its keyed hash: a one-shot digest costs a fraction of an HMAC. */
+  private readonly rememberedHashes = new Map<string, string>();
 
   constructor(
     private readonly ctx: DomainContext,
+    private readonly store: ApiKeyStore,
     private readonly sites: Sites,
-  ) {
-    this.cache.bind(ctx.bus);
-    ctx.bus.register({
-      onInvalidation: (m) => {
-        if (m.t === 'api-key') this.cache.delete(m.hash);
-      },
-      onReset: () => this.cache.clear(),
-    });
-  }
+  ) {}
 
   private hashOf(secret: string): string {
     return this.ctx.secrets.hash('api-key', secret);
   }
+
+  /**
+   * As hashOf, for keys presented on every exchange. Remembered by the
+   * SHA-256 of the key, a one-way digest of a 190-bit random secret, so
+   * memory holds no secret; bounded, oldest first out.
+   */
+  private rememberedHashOf(secret: string): string {
+    const digest = hash('sha256', secret, 'base64url');
+    const known = this.rememberedHashes.get(digest);
+    if (known !== undefined) return known;
+    const keyed = this.hashOf(secret);
+    if (this.rememberedHashes.size >= MAX_REMEMBERED_HASHES) {
+      const oldest = this.rememberedHashes.keys().next();
+      if (!oldest.done) this.rememberedHashes.delete(oldest.value);
+    }
+    this.rememberedHashes.set(digest, keyed);
+    return keyed;
+  }
+
 
   async createApiKey(
     siteId: string,
@@ -77,14 +83,7 @@ export class ApiKeys {
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
     };
-    const hash = this.hashOf(apiKey);
-    // The record (found by hash) and the site's index live in different slots:
-    // write the record first so an index entry never points at nothing.
-    await this.ctx.store.write([{ op: 'set', key: keys.apiKeyByHash(hash), value: JSON.stringify(record) }]);
-    await this.ctx.store.write([
-      { op: 'set', key: keys.siteApiKey(siteId, record.keyId), value: hash },
-      { op: 'sadd', key: keys.siteApiKeyIndex(siteId), member: record.keyId },
-    ]);
+    await this.store.create(this.hashOf(apiKey), record);
     return { record, apiKey };
   }
 
@@ -112,14 +111,8 @@ export class ApiKeys {
         `This is a ${check.environment} API key; this is the ${this.ctx.environment} API`,
       );
     }
-    const hash = this.hashOf(presented);
-    let record = this.cache.get(hash);
-    if (!record) {
-      const stored = parseRecord<ApiKeyRecord>(await this.ctx.store.get(keys.apiKeyByHash(hash)));
-      if (!stored) throw new VerigateError('invalid_api_key', 'Unknown API key');
-      record = stored;
-      this.cache.set(hash, record);
-    }
+    const record = await this.store.findByHash(this.rememberedHashOf(presented));
+    if (!record) throw new VerigateError('invalid_api_key', 'Unknown API key');
     const now = this.ctx.clock.now();
     if (record.revokedAt !== null) throw new VerigateError('invalid_api_key', 'The API key has been revoked');
     if (record.expiresAt !== null && now >= record.expiresAt) {
@@ -134,41 +127,24 @@ export class ApiKeys {
     const last = this.lastUsedWritten.get(keyId);
     if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
     this.lastUsedWritten.set(keyId, now);
-    this.ctx.store
-      .write([{ op: 'set', key: keys.apiKeyLastUsed(keyId), value: String(now) }])
+    this.store
+      .recordUse(keyId, now)
       .catch((err: unknown) => {
         this.lastUsedWritten.delete(keyId);
         this.ctx.onBackgroundError(err, 'api key lastUsedAt');
       });
   }
 
-  private async hashForKeyId(siteId: string, keyId: string): Promise<string> {
-    const hash = await this.ctx.store.get(keys.siteApiKey(siteId, keyId));
-    if (!hash) throw new VerigateError('api_key_not_found', `No API key ${keyId} on site ${siteId}`);
-    return hash;
-  }
-
-  private async recordForKeyId(siteId: string, keyId: string): Promise<{ hash: string; record: ApiKeyRecord }> {
-    const hash = await this.hashForKeyId(siteId, keyId);
-    const record = parseRecord<ApiKeyRecord>(await this.ctx.store.get(keys.apiKeyByHash(hash)));
-    if (!record) throw new VerigateError('api_key_not_found', `No API key ${keyId} on site ${siteId}`);
-    return { hash, record };
+  private async recordForKeyId(siteId: string, keyId: string): Promise<{ keyHash: string; record: ApiKeyRecord }> {
+    const found = await this.store.findByKeyId(siteId, keyId);
+    if (!found) throw new VerigateError('api_key_not_found', `No API key ${keyId} on site ${siteId}`);
+    return found;
   }
 
   async listApiKeys(siteId: string): Promise<ApiKeyView[]> {
     await this.sites.getSite(siteId);
-    const ids = await this.ctx.store.members(keys.siteApiKeyIndex(siteId));
-    const hashes = ids.length ? await this.ctx.store.getMany(ids.map((id) => keys.siteApiKey(siteId, id))) : [];
-    const views = await Promise.all(
-      hashes.map(async (hash) => {
-        if (!hash) return null;
-        const record = parseRecord<ApiKeyRecord>(await this.ctx.store.get(keys.apiKeyByHash(hash)));
-        if (!record) return null;
-        const lastUsed = await this.ctx.store.get(keys.apiKeyLastUsed(record.keyId));
-        return this.view(record, lastUsed === null ? null : Number(lastUsed));
-      }),
-    );
-    return views.filter((v): v is ApiKeyView => v !== null).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const keys = await this.store.listForSite(siteId);
+    return keys.map(({ record, lastUsedAt }) => this.view(record, lastUsedAt)).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   view(record: ApiKeyRecord, lastUsedAt: number | null = null): ApiKeyView {
@@ -184,17 +160,11 @@ export class ApiKeys {
     };
   }
 
-  private async replace(hash: string, record: ApiKeyRecord): Promise<void> {
-    await this.ctx.store.write([{ op: 'set', key: keys.apiKeyByHash(hash), value: JSON.stringify(record) }]);
-    this.cache.delete(hash);
-    await this.ctx.bus.publish({ t: 'api-key', hash });
-  }
-
   /** Revokes at once, on every instance sharing the store (pub/sub invalidation). */
   async revokeApiKey(siteId: string, keyId: string): Promise<void> {
-    const { hash, record } = await this.recordForKeyId(siteId, keyId);
+    const { keyHash, record } = await this.recordForKeyId(siteId, keyId);
     if (record.revokedAt !== null) return;
-    await this.replace(hash, { ...record, revokedAt: this.ctx.clock.now() });
+    await this.store.update(keyHash, { ...record, revokedAt: this.ctx.clock.now() });
   }
 
   /**
@@ -206,7 +176,7 @@ export class ApiKeys {
     keyId: string,
     expiresInSeconds: number,
   ): Promise<{ record: ApiKeyRecord; apiKey: string; previous: ApiKeyRecord }> {
-    const { hash, record } = await this.recordForKeyId(siteId, keyId);
+    const { keyHash, record } = await this.recordForKeyId(siteId, keyId);
     if (record.revokedAt !== null) throw new VerigateError('invalid_request', 'A revoked key cannot be rolled');
     const created = await this.createApiKey(siteId, { name: record.name });
     const until = this.ctx.clock.now() + expiresInSeconds * 1000;
@@ -214,7 +184,7 @@ export class ApiKeys {
       ...record,
       expiresAt: record.expiresAt === null ? until : Math.min(record.expiresAt, until),
     };
-    await this.replace(hash, previous);
+    await this.store.update(keyHash, previous);
     return { ...created, previous };
   }
 }

@@ -3,22 +3,19 @@ import type { Clock } from './clock';
 import type { DomainContext } from './context';
 import type { Environment } from './environments';
 import { Exchange } from './exchange';
-import { InvalidationBus } from './invalidation';
+import type { DomainStores } from './ports';
+import type { SiteRecord } from './records';
 import { SecretBox } from './secrets';
 import { Sessions } from './sessions';
+import { signInWithIdentityToken, type SignInResult } from './sign-in';
 import { SigningKeys } from './signing-keys';
 import { Sites } from './sites';
 import { Users } from './users';
 import { VerificationTokens } from './verification-tokens';
-import { signInWithIdentityToken, type SignInResult } from './sign-in';
-import type { SiteRecord } from './sites';
-import type { Store } from '../store/store';
 
 /** Every domain service of one environment, wired together. */
 export interface Domain {
   readonly environment: Environment;
-  readonly store: Store;
-  readonly bus: InvalidationBus;
   readonly sites: Sites;
   readonly apiKeys: ApiKeys;
   readonly users: Users;
@@ -29,52 +26,44 @@ export interface Domain {
   readonly clock: Clock;
   /** Signs a visitor in with a customer-signed identity token (SPEC §4). */
   signIn(site: SiteRecord, identityToken: string): Promise<SignInResult>;
-  /** Subscribes to invalidations (retrying in the background if the store is down). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface DomainOptions {
   readonly environment: Environment;
-  readonly store: Store;
+  /** The storage, as ports (src/domain/ports.ts); src/store/records implements them. */
+  readonly stores: DomainStores;
   readonly masterKey: Buffer;
   readonly publicUrl: string;
   readonly clock: Clock;
   readonly onBackgroundError?: (err: unknown, what: string) => void;
 }
 
+/** One environment's domain over its ports. It opens nothing and starts nothing: the gateway does. */
 export function createDomain(options: DomainOptions): Domain {
-  const onBackgroundError = options.onBackgroundError ?? (() => {});
-  const bus = new InvalidationBus(options.store, (err) => onBackgroundError(err, 'invalidation subscribe'));
+  const { stores } = options;
   const ctx: DomainContext = {
     environment: options.environment,
-    store: options.store,
     secrets: new SecretBox(options.masterKey, options.environment),
     clock: options.clock,
-    bus,
     publicUrl: options.publicUrl,
-    onBackgroundError,
+    onBackgroundError: options.onBackgroundError ?? (() => {}),
   };
-  const sites = new Sites(ctx);
-  const users = new Users(ctx, sites);
-  const signingKeys = new SigningKeys(ctx);
+  const sites = new Sites(ctx, stores.sites);
+  const users = new Users(ctx, stores.users, sites);
+  const sessions = new Sessions(ctx, stores.sessions, users);
+  const signingKeys = new SigningKeys(ctx, stores.keyring);
   const verificationTokens = new VerificationTokens(ctx, signingKeys);
-  const sessions = new Sessions(ctx, users);
   return {
     environment: options.environment,
-    store: options.store,
-    bus,
     sites,
-    apiKeys: new ApiKeys(ctx, sites),
+    apiKeys: new ApiKeys(ctx, stores.apiKeys, sites),
     users,
     sessions,
     signingKeys,
     verificationTokens,
-    exchange: new Exchange(ctx, verificationTokens),
+    exchange: new Exchange(ctx, verificationTokens, stores.sessionAndUser),
     clock: options.clock,
     signIn: (site, identityToken) =>
       signInWithIdentityToken({ sites, users, sessions, clock: options.clock }, site, identityToken),
-    start: () => bus.start(),
-    stop: () => bus.stop(),
   };
 }

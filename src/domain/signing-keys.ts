@@ -1,32 +1,16 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { randomBase62 } from './credentials';
-import { parseRecord, type DomainContext } from './context';
-import { keys } from '../store/keys';
+import type { DomainContext } from './context';
+import type { KeyringStore } from './ports';
+import type { StoredKeyring, StoredSigningKey } from './records';
 
 /** Verification tokens live 300 s; clocks may disagree by 5 s. */
 export const VERIFICATION_TOKEN_LIFETIME_SECONDS = 300;
 export const VERIFICATION_CLOCK_TOLERANCE_SECONDS = 5;
 /** How long a replaced key stays published and trusted: every token it signed has expired by then. */
 export const RETIRED_KEY_OVERLAP_MS = (VERIFICATION_TOKEN_LIFETIME_SECONDS + VERIFICATION_CLOCK_TOLERANCE_SECONDS + 60) * 1000;
-/** Without a live invalidation channel, a loaded keyring is trusted this long. */
-const UNSUBSCRIBED_KEYRING_TTL_MS = 1000;
 /** An unknown `kid` makes us reread the keyring at most this often (a rotation elsewhere). */
 const UNKNOWN_KID_RELOAD_INTERVAL_MS = 1000;
-
-interface StoredSigningKey {
-  readonly kid: string;
-  readonly createdAt: number;
-  readonly publicJwk: JsonWebKey;
-  /** PKCS#8 PEM, sealed with the master key. */
-  readonly privateSealed: string;
-  /** When it stops being trusted; null for the current key. */
-  readonly retiresAt: number | null;
-}
-
-interface StoredKeyring {
-  readonly currentKid: string;
-  readonly keys: readonly StoredSigningKey[];
-}
 
 export interface PublicJwk {
   kty: string;
@@ -38,13 +22,21 @@ export interface PublicJwk {
   use: 'sig';
 }
 
-/** A keyring in memory: keys imported once, JWKS built once. */
+/** A keyring in memory: keys imported, JWKS built. */
 export interface LoadedKeyring {
   readonly currentKid: string;
   readonly signingKey: KeyObject;
   readonly verificationKeys: ReadonlyMap<string, { key: KeyObject; retiresAt: number | null }>;
   readonly jwks: { keys: PublicJwk[] };
-  readonly loadedAt: number;
+  /** The stored keyring it was built from (the store hands out the same object while it is current). */
+  readonly stored: StoredKeyring;
+}
+
+/** A key imported once per kid: reused for as long as the stored key under that kid is the same. */
+interface ImportedKey {
+  /** What it was imported from (the public coordinates, or the sealed private key). */
+  readonly source: string;
+  readonly key: KeyObject;
 }
 
 /**
@@ -54,19 +46,19 @@ export interface LoadedKeyring {
  */
 export class SigningKeys {
   private loaded: LoadedKeyring | null = null;
-  private loading: Promise<LoadedKeyring> | null = null;
   private lastUnknownKidReload = 0;
+  /**
+   * Imported keys by kid. Rereading an unchanged keyring yields the very
+   * same KeyObject per kid, so it does not invalidate the signatures
+   * VerificationTokens remembers (it compares key identity).
+   */
+  private readonly publicKeys = new Map<string, ImportedKey>();
+  private privateKey: (ImportedKey & { readonly kid: string }) | null = null;
 
-  constructor(private readonly ctx: DomainContext) {
-    ctx.bus.register({
-      onInvalidation: (m) => {
-        if (m.t === 'signing-keys') this.loaded = null;
-      },
-      onReset: () => {
-        this.loaded = null;
-      },
-    });
-  }
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly store: KeyringStore,
+  ) {}
 
   private newKey(now: number): StoredSigningKey {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -83,6 +75,23 @@ export class SigningKeys {
     };
   }
 
+  private publicKeyOf(k: StoredSigningKey): KeyObject {
+    const source = `${String(k.publicJwk.crv)} ${String(k.publicJwk.x)} ${String(k.publicJwk.y)}`;
+    const known = this.publicKeys.get(k.kid);
+    if (known?.source === source) return known.key;
+    const key = createPublicKey({ key: k.publicJwk, format: 'jwk' });
+    this.publicKeys.set(k.kid, { source, key });
+    return key;
+  }
+
+  private privateKeyOf(k: StoredSigningKey): KeyObject {
+    const known = this.privateKey;
+    if (known?.kid === k.kid && known.source === k.privateSealed) return known.key;
+    const key = createPrivateKey(this.ctx.secrets.decrypt(k.privateSealed, `signing-key:${k.kid}`));
+    this.privateKey = { kid: k.kid, source: k.privateSealed, key };
+    return key;
+  }
+
   private load(stored: StoredKeyring): LoadedKeyring {
     const now = this.ctx.clock.now();
     const current = stored.keys.find((k) => k.kid === stored.currentKid);
@@ -91,7 +100,7 @@ export class SigningKeys {
     const jwks: PublicJwk[] = [];
     for (const k of stored.keys) {
       if (k.retiresAt !== null && k.retiresAt <= now) continue;
-      verificationKeys.set(k.kid, { key: createPublicKey({ key: k.publicJwk, format: 'jwk' }), retiresAt: k.retiresAt });
+      verificationKeys.set(k.kid, { key: this.publicKeyOf(k), retiresAt: k.retiresAt });
       jwks.push({
         kty: String(k.publicJwk.kty),
         crv: String(k.publicJwk.crv),
@@ -102,47 +111,39 @@ export class SigningKeys {
         use: 'sig',
       });
     }
-    return {
-      currentKid: current.kid,
-      signingKey: createPrivateKey(this.ctx.secrets.decrypt(current.privateSealed, `signing-key:${current.kid}`)),
-      verificationKeys,
-      jwks: { keys: jwks },
-      loadedAt: now,
-    };
+    // Keys no longer in the keyring are not kept imported.
+    for (const kid of this.publicKeys.keys()) if (!verificationKeys.has(kid)) this.publicKeys.delete(kid);
+    return { currentKid: current.kid, signingKey: this.privateKeyOf(current), verificationKeys, jwks: { keys: jwks }, stored };
   }
 
-  private async readOrCreate(): Promise<StoredKeyring> {
-    const existing = parseRecord<StoredKeyring>(await this.ctx.store.get(keys.signingKeys()));
+  /** The stored keyring; made (by this instance or, in a race, another) on first use. */
+  private async readOrCreate(fresh: boolean): Promise<StoredKeyring> {
+    const existing = await this.store.read({ fresh });
     if (existing) return existing;
     const first = this.newKey(this.ctx.clock.now());
-    const keyring: StoredKeyring = { currentKid: first.kid, keys: [first] };
-    if (await this.ctx.store.setIfAbsent(keys.signingKeys(), JSON.stringify(keyring))) return keyring;
-    // Another instance created it first: use theirs.
-    const theirs = parseRecord<StoredKeyring>(await this.ctx.store.get(keys.signingKeys()));
-    if (!theirs) throw new Error('signing keyring vanished while being created');
-    return theirs;
+    return this.store.createIfAbsent({ currentKid: first.kid, keys: [first] });
   }
 
-  private fresh(k: LoadedKeyring | null): k is LoadedKeyring {
-    if (!k) return false;
-    return this.ctx.bus.active || this.ctx.clock.now() - k.loadedAt < UNSUBSCRIBED_KEYRING_TTL_MS;
+  /** The keyring, as the store serves it (from memory while it can be trusted), imported. */
+  async keyring(options: { fresh?: boolean } = {}): Promise<LoadedKeyring> {
+    return this.imported(await this.readOrCreate(options.fresh === true));
   }
 
-  /** The keyring, from memory when it can be trusted, else from the store (created on first use). */
-  async keyring(): Promise<LoadedKeyring> {
-    if (this.fresh(this.loaded)) return this.loaded;
-    if (!this.loading) {
-      this.loading = this.readOrCreate()
-        .then((stored) => {
-          const loaded = this.load(stored);
-          this.loaded = loaded;
-          return loaded;
-        })
-        .finally(() => {
-          this.loading = null;
-        });
-    }
-    return this.loading;
+  /**
+   * The keyring, imported, when the store can serve it from memory right now;
+   * else null (call `keyring()`, which reads the store). Never awaits.
+   */
+  keyringIfCached(): LoadedKeyring | null {
+    const stored = this.store.readCached();
+    return stored === null ? null : this.imported(stored);
+  }
+
+  private imported(stored: StoredKeyring): LoadedKeyring {
+    const loaded = this.loaded;
+    if (loaded !== null && loaded.stored === stored) return loaded;
+    const next = this.load(stored);
+    this.loaded = next;
+    return next;
   }
 
   /**
@@ -155,8 +156,7 @@ export class SigningKeys {
     const now = this.ctx.clock.now();
     if (!entry && kid.startsWith(`${this.ctx.environment}_`) && now - this.lastUnknownKidReload >= UNKNOWN_KID_RELOAD_INTERVAL_MS) {
       this.lastUnknownKidReload = now;
-      this.loaded = null;
-      ring = await this.keyring();
+      ring = await this.keyring({ fresh: true });
       entry = ring.verificationKeys.get(kid);
     }
     if (!entry || (entry.retiresAt !== null && entry.retiresAt <= now)) return null;
@@ -166,21 +166,23 @@ export class SigningKeys {
   async jwks(): Promise<{ keys: PublicJwk[] }> {
     const ring = await this.keyring();
     const now = this.ctx.clock.now();
-    return { keys: ring.jwks.keys.filter((k) => { const e = ring.verificationKeys.get(k.kid); return !!e && (e.retiresAt === null || e.retiresAt > now); }) };
+    return {
+      keys: ring.jwks.keys.filter((k) => {
+        const e = ring.verificationKeys.get(k.kid);
+        return !!e && (e.retiresAt === null || e.retiresAt > now);
+      }),
+    };
   }
 
   /** A new key signs from now on; the previous one is kept for verification until its tokens expire. */
   async rotateSigningKey(): Promise<{ kid: string; previousKid: string | null }> {
-    const stored = await this.readOrCreate();
+    const stored = await this.readOrCreate(true);
     const now = this.ctx.clock.now();
     const next = this.newKey(now);
     const kept = stored.keys
       .filter((k) => k.retiresAt === null || k.retiresAt > now)
       .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
-    const keyring: StoredKeyring = { currentKid: next.kid, keys: [next, ...kept] };
-    await this.ctx.store.write([{ op: 'set', key: keys.signingKeys(), value: JSON.stringify(keyring) }]);
-    this.loaded = null;
-    await this.ctx.bus.publish({ t: 'signing-keys' });
+    await this.store.replace({ currentKid: next.kid, keys: [next, ...kept] });
     return { kid: next.kid, previousKid: stored.currentKid };
   }
 }

@@ -1,28 +1,14 @@
 import { VerigateError } from './errors';
 import { generateCredential, generateIdentitySecret, parseCredential, randomBase62 } from './credentials';
 import { iso } from './clock';
-import { parseRecord, type DomainContext } from './context';
-import { InvalidatingCache } from '../store/invalidating-cache';
-import { keys } from '../store/keys';
-import type { WriteOp } from '../store/store';
+import type { DomainContext } from './context';
+import type { SiteStore } from './ports';
+import type { SiteRecord } from './records';
+
+export type { SiteRecord } from './records';
 
 export const DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS = 3600;
 export const MAX_IDENTITY_TOKEN_AGE_SECONDS = 7 * 24 * 3600;
-
-/** A site as stored. The identity secrets are sealed (AES-256-GCM). */
-export interface SiteRecord {
-  readonly siteId: string;
-  readonly name: string;
-  readonly allowedOrigins: readonly string[];
-  readonly publishableKey: string;
-  readonly maxIdentityTokenAgeSeconds: number;
-  readonly identitySecretSealed: string;
-  /** The secret replaced by the last rotation, while its grace period runs. */
-  readonly previousIdentitySecretSealed: string | null;
-  readonly previousIdentitySecretValidUntil: number | null;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
 
 /** What admins see; no secret. */
 export interface SiteView {
@@ -51,24 +37,10 @@ const newSiteId = (): string => `site_${randomBase62(20)}`;
 
 /** Sites of one environment: create, read, update, identity secrets. */
 export class Sites {
-  private readonly byPublishableKey = new InvalidatingCache<SiteRecord>(10_000);
-  private readonly byId = new InvalidatingCache<SiteRecord>(10_000);
-
-  constructor(private readonly ctx: DomainContext) {
-    this.byPublishableKey.bind(ctx.bus);
-    this.byId.bind(ctx.bus);
-    ctx.bus.register({
-      onInvalidation: (m) => {
-        if (m.t !== 'site') return;
-        this.byId.delete(m.siteId);
-        if (m.publishableKey) this.byPublishableKey.delete(m.publishableKey);
-      },
-      onReset: () => {
-        this.byPublishableKey.clear();
-        this.byId.clear();
-      },
-    });
-  }
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly store: SiteStore,
+  ) {}
 
   private checkOrigins(origins: readonly string[]): void {
     if (origins.includes('*') && this.ctx.environment !== 'sandbox') {
@@ -117,38 +89,31 @@ export class Sites {
       createdAt: now,
       updatedAt: now,
     };
-    // Record first, then the indexes that make it findable: a failure in
-    // between leaves an unreachable record, never a dangling pointer.
-    await this.ctx.store.write([{ op: 'set', key: keys.site(siteId), value: JSON.stringify(site) }]);
-    await this.ctx.store.write([{ op: 'set', key: keys.publishableKey(site.publishableKey), value: siteId }]);
-    await this.ctx.store.write([{ op: 'sadd', key: keys.siteIndex(), member: siteId }]);
+    await this.store.create(site);
     return { site, identitySecret };
   }
 
   async findSite(siteId: string): Promise<SiteRecord | null> {
-    return parseRecord<SiteRecord>(await this.ctx.store.get(keys.site(siteId)));
+    return this.store.find(siteId);
   }
 
   async getSite(siteId: string): Promise<SiteRecord> {
-    const site = await this.findSite(siteId);
-    if (!site) throw new VerigateError('site_not_found', `No site ${siteId} in ${this.ctx.environment}`);
-    return site;
+    return this.found(siteId, await this.findSite(siteId));
   }
 
   /** As getSite, from memory while invalidations are guaranteed to arrive; for the browser endpoints. */
   async getSiteCached(siteId: string): Promise<SiteRecord> {
-    const cached = this.byId.get(siteId);
-    if (cached) return cached;
-    const site = await this.getSite(siteId);
-    this.byId.set(siteId, site);
+    return this.found(siteId, await this.store.findCached(siteId));
+  }
+
+  private found(siteId: string, site: SiteRecord | null): SiteRecord {
+    if (!site) throw new VerigateError('site_not_found', `No site ${siteId} in ${this.ctx.environment}`);
     return site;
   }
 
+  /** Every site, oldest first. */
   async listSites(): Promise<SiteRecord[]> {
-    const ids = (await this.ctx.store.members(keys.siteIndex())).sort();
-    // Sites live under different hash tags, so read them one by one (pipelined by the client).
-    const sites = await Promise.all(ids.map((id) => this.findSite(id)));
-    return sites.filter((s): s is SiteRecord => s !== null).sort((a, b) => a.createdAt - b.createdAt);
+    return (await this.store.list()).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async updateSite(siteId: string, patch: Partial<SiteInput>): Promise<SiteRecord> {
@@ -163,15 +128,8 @@ export class Sites {
       }),
       updatedAt: this.ctx.clock.now(),
     };
-    await this.saveAndAnnounce(updated);
+    await this.store.update(updated);
     return updated;
-  }
-
-  private async saveAndAnnounce(site: SiteRecord, extra: WriteOp[] = []): Promise<void> {
-    await this.ctx.store.write([{ op: 'set', key: keys.site(site.siteId), value: JSON.stringify(site) }, ...extra]);
-    this.byPublishableKey.delete(site.publishableKey);
-    this.byId.delete(site.siteId);
-    await this.ctx.bus.publish({ t: 'site', siteId: site.siteId, publishableKey: site.publishableKey });
   }
 
   /**
@@ -192,14 +150,8 @@ export class Sites {
         `This is a ${check.environment} publishable key; this is the ${this.ctx.environment} API`,
       );
     }
-    const cached = this.byPublishableKey.get(publishableKey);
-    if (cached) return cached;
-    const siteId = await this.ctx.store.get(keys.publishableKey(publishableKey));
-    const site = siteId ? await this.findSite(siteId) : null;
-    if (!site || site.publishableKey !== publishableKey) {
-      throw new VerigateError('invalid_publishable_key', 'Unknown publishable key');
-    }
-    this.byPublishableKey.set(publishableKey, site);
+    const site = await this.store.findByPublishableKey(publishableKey);
+    if (!site) throw new VerigateError('invalid_publishable_key', 'Unknown publishable key');
     return site;
   }
 
@@ -249,7 +201,7 @@ export class Sites {
       previousIdentitySecretValidUntil: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
       updatedAt: now,
     };
-    await this.saveAndAnnounce(rotated);
+    await this.store.update(rotated);
     return this.identitySecretsView(rotated);
   }
 }

@@ -1,31 +1,14 @@
 import { VerigateError } from './errors';
 import { iso } from './clock';
-import { parseRecord, type DomainContext } from './context';
+import type { DomainContext } from './context';
+import type { UserStore } from './ports';
+import type { Attributes, ProductAccess, UserRecord } from './records';
 import type { Sites } from './sites';
-import { keys } from '../store/keys';
-import { endUserSessions } from './sessions';
 
-export type AttributeValue = string | number | boolean | null;
-export type Attributes = Record<string, AttributeValue>;
+export type { AttributeValue, Attributes, ProductAccess, UserRecord } from './records';
 
 export const MAX_ATTRIBUTES_BYTES = 4096;
 export const MAX_USER_ID_LENGTH = 256;
-
-export interface ProductAccess {
-  readonly productId: string;
-  /** Epoch ms, or null for no end. */
-  readonly expiresAt: number | null;
-}
-
-export interface UserRecord {
-  readonly userId: string;
-  readonly email: string | null;
-  readonly name: string | null;
-  readonly attributes: Attributes;
-  readonly productAccess: readonly ProductAccess[];
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
 
 export interface ProductAccessView {
   productId: string;
@@ -72,6 +55,7 @@ export function attributesSize(attributes: Attributes): number {
 export class Users {
   constructor(
     private readonly ctx: DomainContext,
+    private readonly store: UserStore,
     private readonly sites: Sites,
   ) {}
 
@@ -89,7 +73,7 @@ export class Users {
   }
 
   async findUser(siteId: string, userId: string): Promise<UserRecord | null> {
-    return parseRecord<UserRecord>(await this.ctx.store.get(keys.user(siteId, userId)));
+    return this.store.find(siteId, userId);
   }
 
   async getUser(siteId: string, userId: string): Promise<UserRecord> {
@@ -121,13 +105,13 @@ export class Users {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
-    await this.ctx.store.write([{ op: 'set', key: keys.user(siteId, userId), value: JSON.stringify(user) }]);
+    await this.store.save(siteId, user);
     return { user, created: existing === null };
   }
 
-  /** Deletes the user and ends all of their sessions, in one atomic write. */
+  /** Deletes the user and ends all of their sessions, in one atomic step of the store. */
   async deleteUser(siteId: string, userId: string): Promise<void> {
     await this.getUser(siteId, userId);
-    await endUserSessions(this.ctx, siteId, userId, [keys.user(siteId, userId)]);
+    await this.store.deleteWithSessions(siteId, userId);
   }
 }

@@ -3,7 +3,7 @@ import { SignJWT, compactVerify } from 'jose';
 import { epochSeconds } from './clock';
 import type { DomainContext } from './context';
 import { isEnvironment } from './environments';
-import type { SessionRecord } from './sessions';
+import type { SessionRecord } from './records';
 import {
   VERIFICATION_CLOCK_TOLERANCE_SECONDS,
   VERIFICATION_TOKEN_LIFETIME_SECONDS,
@@ -165,10 +165,31 @@ export class VerificationTokens {
     return { token, expiresAt: exp * 1000 };
   }
 
-  /** Checks a token presented by the site `siteId`'s backend. Never throws for a bad token; store faults do throw. */
-  async verifyVerificationToken(token: string, siteId: string): Promise<TokenCheck> {
+  /**
+   * Checks a token presented by the site `siteId`'s backend. Never throws for
+   * a bad token; store faults do reject. A token verified before, under a
+   * key still in the keyring as the store serves it from memory, is answered
+   * without awaiting anything (its claims are still checked).
+   */
+  verifyVerificationToken(token: string, siteId: string): Promise<TokenCheck> {
     const digest = hash('sha256', token, 'base64url');
     const known = this.verified.get(digest);
+    if (known !== undefined) {
+      const entry = this.signingKeys.keyringIfCached()?.verificationKeys.get(known.kid);
+      if (entry !== undefined && entry.key === known.key && (entry.retiresAt === null || entry.retiresAt > this.ctx.clock.now())) {
+        return Promise.resolve(this.checkClaims(known.claims, siteId));
+      }
+    }
+    return this.verifyReadingKeyring(token, digest, known, siteId);
+  }
+
+  /** As verifyVerificationToken, when the keyring may have to be read from the store. */
+  private async verifyReadingKeyring(
+    token: string,
+    digest: string,
+    known: VerifiedSignature | undefined,
+    siteId: string,
+  ): Promise<TokenCheck> {
     if (known !== undefined) {
       // The keyring is read as on a first sight of the token: a store fault propagates (503).
       if ((await this.signingKeys.verificationKey(known.kid)) === known.key) return this.checkClaims(known.claims, siteId);

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import { VerigateError } from '../domain/errors';
 
@@ -12,7 +12,7 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  * body is cut off, not buffered), `invalid_json` when it does not parse.
  * An empty body reads as `undefined`. Lean on purpose: this runs on the hot path.
  */
-export async function readJsonBody(req: Request, limit = DEFAULT_BODY_LIMIT): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT): Promise<unknown> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     req.resume();
@@ -39,7 +39,7 @@ export async function readJsonBody(req: Request, limit = DEFAULT_BODY_LIMIT): Pr
  * 'data'/'end' listeners: a stream's async iterator costs several promises
  * and objects per chunk, and this runs on every exchange.
  */
-function readText(req: Request, limit: number): Promise<string> {
+function readText(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let first: Buffer | undefined;
@@ -86,7 +86,7 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infe
 }
 
 /** `Authorization: Bearer <token>`, or undefined. */
-export function bearerToken(req: Request): string | undefined {
+export function bearerToken(req: IncomingMessage): string | undefined {
   const header = req.headers.authorization;
   if (!header) return undefined;
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);

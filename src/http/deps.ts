@@ -1,14 +1,20 @@
 import type { Logger } from 'pino';
 import type { Domain } from '../domain';
 import type { Environment } from '../domain/environments';
+import type { StoreHealth } from '../domain/ports';
 import type { Metrics } from '../ops/metrics';
+import type { Pipeline } from './pipeline';
 import type { RateLimits } from './rate-limits';
 
 /** What the handlers of one environment listener work with. */
 export interface EnvironmentDeps {
   readonly domain: Domain;
+  /** This environment's store, for readiness. */
+  readonly health: StoreHealth;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** The steps every request of this listener shares (handlers that answer on node's response send through it). */
+  readonly pipeline: Pipeline;
   /** This environment's rate limits (createRateLimits over its store). */
   readonly rateLimits: RateLimits;
   /** The OpenAPI document, served as it is. */
@@ -23,6 +29,8 @@ export interface EnvironmentDeps {
 export interface AdminDeps {
   /** Both environments, unless this process serves only one (no store for the other). */
   readonly domains: Readonly<Partial<Record<Environment, Domain>>>;
+  /** The stores of those environments, for readiness. */
+  readonly health: readonly StoreHealth[];
   readonly adminToken: string;
   readonly log: Logger;
   readonly metrics: Metrics;

@@ -1,4 +1,3 @@
-import type { Response } from 'express';
 import { ERROR_TITLES, VerigateError, type ErrorCode } from '../domain/errors';
 
 /** RFC 9457 problem details, as every error on every listener is answered. */
@@ -22,7 +21,7 @@ export function toVerigateError(err: unknown): VerigateError {
   return new VerigateError('internal_error', 'Something went wrong on our side; the request id identifies it');
 }
 
-/** The only place an error becomes a response body. */
+/** The only place an error becomes a response body (the pipeline sends it: pipeline.ts `fail`). */
 export function problemBody(err: VerigateError, requestId: string): ProblemBody {
   return {
     type: `urn:verigate:error:${err.code}`,
@@ -33,13 +32,4 @@ export function problemBody(err: VerigateError, requestId: string): ProblemBody 
     requestId,
     ...err.extra,
   };
-}
-
-export function sendProblem(res: Response, err: VerigateError): void {
-  if (err.headers) for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
-  const body = JSON.stringify(problemBody(err, String(res.locals.requestId ?? '')));
-  res.status(err.status);
-  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(body);
 }

@@ -1,33 +1,25 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimitConfig } from '../config';
 import { StoreUnavailableError, VerigateError } from '../domain/errors';
-import type { Store } from '../store/store';
 
 export interface RateLimitPolicy {
   readonly points: number;
   readonly durationSeconds: number;
 }
 
-/** Every rate limit of an environment listener. */
-export interface RateLimitSettings {
-  /** Sign-in attempts per client address (store-wide). */
-  readonly signInPerIp: RateLimitPolicy;
-  /** Sign-in attempts per site (store-wide). */
-  readonly signInPerSite: RateLimitPolicy;
-  /**
-   * Exchanges per API key, counted in this instance's memory: no store round
-   * trip on the hot path. With N instances the effective limit is N times this.
-   */
-  readonly exchangePerApiKey: RateLimitPolicy;
-  /** Refused API keys per client address (store-wide; only failures are counted). */
-  readonly failedApiKeyPerIp: RateLimitPolicy;
-}
+/**
+ * Makes a limiter counted in the environment's store, shared by every
+ * instance (the key-value store's `rateLimiter`).
+ */
+export type SharedLimiterFactory = (options: {
+  readonly keyPrefix: string;
+  readonly points: number;
+  readonly durationSeconds: number;
+  readonly blockInMemoryWhenExceeded?: boolean;
+}) => RateLimiterAbstract;
 
-export const DEFAULT_RATE_LIMITS: RateLimitSettings = {
-  signInPerIp: { points: 60, durationSeconds: 60 },
-  signInPerSite: { points: 6000, durationSeconds: 60 },
-  exchangePerApiKey: { points: 200_000, durationSeconds: 60 },
-  failedApiKeyPerIp: { points: 100, durationSeconds: 60 },
-};
+/** Every limit of SPEC §7 is a count per minute. */
+const WINDOW_SECONDS = 60;
 
 /**
  * One named limit. `consume` resolves when allowed; otherwise throws
@@ -61,34 +53,32 @@ export class RateLimit {
   }
 }
 
+/** Every rate limit of an environment listener. */
 export interface RateLimits {
+  /** Sign-in attempts per client address (store-wide). */
   readonly signInPerIp: RateLimit;
+  /** Sign-in attempts per site (store-wide). */
   readonly signInPerSite: RateLimit;
+  /**
+   * Exchanges per API key, counted in this instance's memory: no store round
+   * trip on the hot path. With N instances the effective limit is N times this.
+   */
   readonly exchangePerApiKey: RateLimit;
+  /** Refused API keys per client address (store-wide; only failures are counted). */
   readonly failedApiKeyPerIp: RateLimit;
 }
 
-export function createRateLimits(store: Store, settings: RateLimitSettings = DEFAULT_RATE_LIMITS): RateLimits {
-  const shared = (name: string, policy: RateLimitPolicy, blockInMemoryWhenExceeded = false) =>
-    new RateLimit(
-      store.rateLimiter({
-        keyPrefix: `rl:${name}`,
-        points: policy.points,
-        durationSeconds: policy.durationSeconds,
-        blockInMemoryWhenExceeded,
-      }),
-      policy,
-    );
+/** The limits of one environment listener, as configured, the shared ones counted by `shared`. */
+export function createRateLimits(shared: SharedLimiterFactory, limits: RateLimitConfig): RateLimits {
+  const inStore = (name: string, points: number, blockInMemoryWhenExceeded = false) => {
+    const policy = { points, durationSeconds: WINDOW_SECONDS };
+    return new RateLimit(shared({ keyPrefix: `rl:${name}`, ...policy, blockInMemoryWhenExceeded }), policy);
+  };
+  const exchange = { points: limits.exchangePerApiKey, durationSeconds: WINDOW_SECONDS };
   return {
-    signInPerIp: shared('signin-ip', settings.signInPerIp),
-    signInPerSite: shared('signin-site', settings.signInPerSite),
-    failedApiKeyPerIp: shared('failed-key-ip', settings.failedApiKeyPerIp, true),
-    exchangePerApiKey: new RateLimit(
-      new RateLimiterMemory({
-        points: settings.exchangePerApiKey.points,
-        duration: settings.exchangePerApiKey.durationSeconds,
-      }),
-      settings.exchangePerApiKey,
-    ),
+    signInPerIp: inStore('signin-ip', limits.signInPerAddress),
+    signInPerSite: inStore('signin-site', limits.signInPerSite),
+    failedApiKeyPerIp: inStore('failed-key-ip', limits.failedApiKeysPerAddress, true),
+    exchangePerApiKey: new RateLimit(new RateLimiterMemory({ points: exchange.points, duration: exchange.durationSeconds }), exchange),
   };
 }

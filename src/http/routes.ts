@@ -1,6 +1,7 @@
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { VerigateError } from '../domain/errors';
 import type { AdminDeps, EnvironmentDeps } from './deps';
+import { requestState } from './pipeline';
 import { exchangeHandler } from './handlers/exchange';
 import { endSessionHandler, getSessionHandler, issueVerificationTokenHandler } from './handlers/browser-session';
 import { healthzHandler, jwksHandler, openapiHandler, readyzHandler, sdkHandler } from './handlers/operations';
@@ -23,10 +24,17 @@ export interface Route {
   readonly browser?: boolean;
 }
 
-/** Every route of an environment listener (live or sandbox: the same paths). */
+export const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
+
+/**
+ * Every route of an environment listener (live or sandbox: the same paths).
+ * The exchange is also served by the fast lane (fast-lane.ts), with this
+ * very handler; Express serves it when the fast lane hands a request on
+ * (a query string) and answers 405 for its other methods.
+ */
 export function environmentRoutes(deps: EnvironmentDeps): Route[] {
   return [
-    { method: 'POST', path: '/live_api/s2s/v1/users/verification', handler: exchangeHandler(deps) },
+    { method: 'POST', path: EXCHANGE_PATH, handler: exchangeHandler(deps) },
     { method: 'POST', path: '/live_api/v1/sessions', handler: signInHandler(deps, deps.rateLimits), browser: true },
     {
       method: 'POST',
@@ -38,7 +46,7 @@ export function environmentRoutes(deps: EnvironmentDeps): Route[] {
     { method: 'DELETE', path: '/live_api/v1/session', handler: endSessionHandler(deps), browser: true },
     { method: 'GET', path: '/.well-known/jwks.json', handler: jwksHandler(deps.domain) },
     { method: 'GET', path: '/healthz', handler: healthzHandler() },
-    { method: 'GET', path: '/readyz', handler: readyzHandler([deps.domain], deps.draining) },
+    { method: 'GET', path: '/readyz', handler: readyzHandler([deps.health], deps.draining) },
     { method: 'GET', path: '/openapi.yaml', handler: openapiHandler(deps.openapiYaml) },
     { method: 'GET', path: '/sdk/v1/verigate.js', handler: sdkHandler(deps.sdkScript) },
   ];
@@ -58,7 +66,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     {
       method: 'GET',
       path: '/readyz',
-      handler: readyzHandler(Object.values(deps.domains).filter((d) => d !== undefined), deps.draining),
+      handler: readyzHandler(deps.health, deps.draining),
       public: true,
     },
     { method: 'GET', path: '/openapi.yaml', handler: openapiHandler(deps.openapiYaml), public: true },
@@ -107,7 +115,7 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
     methods.push(route.method);
     methodsByPath.set(route.path, methods);
     const tag = (_req: Request, res: Response, next: NextFunction): void => {
-      res.locals.route = route.path;
+      requestState(res).route = route.path;
       next();
     };
     const chain: RequestHandler[] = [tag];
@@ -119,7 +127,7 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
     const methods = methodsByPath.get(path) ?? [];
     const answer = preflight(methods.join(', '));
     app.options(path, (req: Request, res: Response) => {
-      res.locals.route = path;
+      requestState(res).route = path;
       answer(req, res);
     });
     methods.push('OPTIONS');
@@ -127,7 +135,7 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
   for (const [path, methods] of methodsByPath) {
     const allow = [...new Set([...methods, ...(methods.includes('GET') ? ['HEAD'] : [])])].join(', ');
     app.all(path, (req: Request, res: Response) => {
-      res.locals.route = path;
+      requestState(res).route = path;
       throw new VerigateError('method_not_allowed', `${req.method} is not allowed here; use ${allow}`, undefined, {
         Allow: allow,
       });

@@ -1,4 +1,4 @@
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
+import { MemoryBackend, MemoryKvStore as MemoryStore } from '../../src/store/memory-kv';
 import { storeContract } from './store.contract';
 
 let clock = 1_700_000_000_000;

@@ -3,16 +3,17 @@ import type Redis from 'ioredis';
 import { loadConfig } from '../../src/config';
 import type { Environment } from '../../src/domain/environments';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import { openStores } from '../../src/store/open-stores';
-import { createRedisClient, REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-store';
-import type { Store } from '../../src/store/store';
+import { openKvStores } from '../../src/store/open-kv-stores';
+import { REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-commands';
+import { createRedisClient } from '../../src/store/redis-connections';
+import type { KvStore as Store } from '../../src/store/kv';
 import { aclLogOf, namespaceAclRules } from '../support/redis-acl';
 import { pollUntil } from '../support/poll';
 import { RecordingListener } from '../support/recording-listener';
 import { startRedisCluster, type RedisClusterHandle } from '../support/redis-cluster';
 
 /**
- * REDIS_CLUSTER_NODES with credentials, end to end: config → openStores →
+ * REDIS_CLUSTER_NODES with credentials, end to end: config → openKvStores →
  * every node connection (the subscriber's too) authenticates as an ACL user
  * that has exactly README's live rules plus REDIS_CLUSTER_EXTRA_COMMANDS, on
  * every node. The `default` user stays open, so the test also checks that
@@ -47,7 +48,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** The stores `openStores` builds for REDIS_CLUSTER_NODES = `nodes` (or, given an object, for those variables). */
+/** The stores `openKvStores` builds for REDIS_CLUSTER_NODES = `nodes` (or, given an object, for those variables). */
 function storesFor(nodes: string | Record<string, string>): Partial<Record<Environment, Store>> {
   const config = loadConfig({
     ...(typeof nodes === 'string' ? { REDIS_CLUSTER_NODES: nodes } : nodes),
@@ -56,7 +57,7 @@ function storesFor(nodes: string | Record<string, string>): Partial<Record<Envir
     SANDBOX_PORT: 'off',
     ADMIN_PORT: 'off',
   });
-  const stores = openStores(config, () => {});
+  const stores = openKvStores(config, { onError: () => {} });
   opened.push(stores);
   return stores;
 }

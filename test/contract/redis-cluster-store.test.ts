@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import { keys } from '../../src/store/keys';
-import {
-  createRedisClient,
-  hashTagOf,
-  REDIS_CLUSTER_EXTRA_COMMANDS,
-  RedisStore,
-} from '../../src/store/redis-store';
+import { keys } from '../../src/store/records/keys';
+import { REDIS_CLUSTER_EXTRA_COMMANDS } from '../../src/store/redis-commands';
+import { createRedisClient } from '../../src/store/redis-connections';
+import { hashTagOf } from '../../src/store/redis-cluster-guard';
+import { RedisKvStore as RedisStore } from '../../src/store/redis-kv';
 import { startRedisCluster, testRedisClusterNodes, type RedisClusterHandle } from '../support/redis-cluster';
 import { pollUntil } from '../support/poll';
 import { RecordingListener } from '../support/recording-listener';

@@ -1,6 +1,6 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import { RedisStore } from '../../src/store/redis-store';
+import { RedisKvStore as RedisStore } from '../../src/store/redis-kv';
 import { RecordingListener } from '../support/recording-listener';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 

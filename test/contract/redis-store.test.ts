@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import { RedisStore, createRedisClient } from '../../src/store/redis-store';
+import { RedisKvStore as RedisStore } from '../../src/store/redis-kv';
+import { createRedisClient } from '../../src/store/redis-connections';
 import { storeContract } from './store.contract';
 import { testRedisUrl, uniquePrefix } from '../support/redis';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';

@@ -1,6 +1,6 @@
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import type { Store, Subscription } from '../../src/store/store';
+import type { KvStore as Store, Subscription } from '../../src/store/kv';
 import { uniquePrefix } from '../support/redis';
 import { RecordingListener } from '../support/recording-listener';
 
@@ -13,7 +13,7 @@ export interface StoreContractOptions {
 }
 
 /**
- * The promises of `Store` (src/store/store.ts), for every implementation.
+ * The promises of `KvStore` (src/store/kv.ts), for every implementation.
  * `makeStore(namespace)` must return stores over one shared backend (one
  * Redis, one MemoryBackend): two stores with the same namespace see the same
  * data, like two gateway instances.

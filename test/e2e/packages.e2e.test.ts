@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { httpClient, newDeployment, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { endDeployment, httpClient, newDeployment, startGatewayProcess, type Deployment, type GatewayProcess } from '../support/gateway-process';
 import { freePort } from '../support/ports';
 import { testRedisUrl } from '../support/redis';
 
@@ -38,6 +38,7 @@ interface Site {
 let scratch: string;
 let tarballs: Record<'node' | 'browser', string>;
 let gateway: GatewayProcess;
+let deployment: Deployment | undefined;
 let client: ReturnType<typeof httpClient>;
 let site: Site;
 let liveKey: string;
@@ -139,7 +140,7 @@ beforeAll(async () => {
   await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], scratch);
   for (const dir of ['cjs', 'esm', 'ts-nodenext', 'ts-bundler']) cpSync(join(APPS, dir), join(scratch, dir), { recursive: true });
 
-  const deployment = newDeployment({ redisUrl: testRedisUrl() });
+  deployment = newDeployment({ redisUrl: testRedisUrl() });
   gateway = await startGatewayProcess(deployment, { env: { LOG_LEVEL: 'warn' } });
   client = httpClient(gateway, deployment.adminToken);
   appPort = await freePort();
@@ -158,12 +159,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The pages are bundled in this process: esbuild's service child would otherwise keep Jest alive.
+  (await import('esbuild')).stop();
   await browser?.close();
   if (readmeApp && readmeApp.exitCode === null) {
     readmeApp.kill('SIGTERM');
     await new Promise((done) => readmeApp?.once('exit', done));
   }
   await gateway?.stop();
+  // Closes the ACL users' admin connection and checks that Redis refused them nothing.
+  if (deployment) await endDeployment(deployment);
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 

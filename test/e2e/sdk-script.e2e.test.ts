@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { newDeployment, startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
+import { endDeployment, newDeployment, startGatewayProcess, type Deployment, type GatewayProcess } from '../support/gateway-process';
 import { expectResponseToMatchSpec } from '../support/openapi';
 import { testRedisUrl } from '../support/redis';
 import { compressSdkScript } from '../../src/http/sdk-script';
@@ -20,14 +20,19 @@ const ROOT = resolve(__dirname, '../..');
 const PATH = '/sdk/v1/verigate.js';
 
 let gateway: GatewayProcess;
+let deployment: Deployment | undefined;
 let script: Buffer;
 
 beforeAll(async () => {
   execFileSync(process.execPath, ['scripts/build-sdk.js', 'browser', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
   script = readFileSync(resolve(ROOT, 'packages/browser/dist/verigate.js'));
-  gateway = await startGatewayProcess(newDeployment({ redisUrl: testRedisUrl() }), { env: { LOG_LEVEL: 'warn' } });
+  deployment = newDeployment({ redisUrl: testRedisUrl() });
+  gateway = await startGatewayProcess(deployment, { env: { LOG_LEVEL: 'warn' } });
 }, 60_000);
-afterAll(() => gateway?.stop());
+afterAll(async () => {
+  await gateway?.stop();
+  if (deployment) await endDeployment(deployment);
+});
 
 interface Raw {
   status: number;

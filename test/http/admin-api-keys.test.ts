@@ -1,7 +1,7 @@
 import { adminClient, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
 import { pollUntil } from '../support/poll';
 import { parseCredential } from '../../src/domain/credentials';
-import { keys } from '../../src/store/keys';
+import { keys } from '../../src/store/records/keys';
 import { FrozenClock } from '../../src/domain/clock';
 
 let gw: TestGateway;

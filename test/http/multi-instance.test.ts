@@ -3,7 +3,7 @@ import { decodeProtectedHeader } from 'jose';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type StoreKind, type TestGateway } from '../support/gateway';
 import { pollUntil } from '../support/poll';
 import { FrozenClock } from '../../src/domain/clock';
-import { MemoryBackend } from '../../src/store/memory-store';
+import { MemoryBackend } from '../../src/store/memory-kv';
 import { uniquePrefix } from '../support/redis';
 
 /**
@@ -57,7 +57,7 @@ describe.each<StoreKind>(['redis', 'memory'])('two instances sharing one %s stor
     const { site, token } = await signedIn('revoked-key');
     // B serves an exchange with the key, so B has it cached.
     expect((await exchange(b, 'live', site.apiKey, { userVerificationToken: token })).body.isAuthenticated).toBe(true);
-    expect(b.domains.live.bus.active).toBe(true);
+    expect(b.records.live.invalidation.active).toBe(true);
 
     const revoke = await adminA.call('delete', `/sites/${site.siteId}/api-keys/${site.keyId}`);
     expect(revoke.status).toBe(204);

@@ -361,7 +361,7 @@ describe('an address over the refused-key limit is blocked in memory (a private 
     expect(refused).toEqual(Array(LIMIT.points).fill([401, 'invalid_api_key']));
     // One past the limit: 429, and the address is now blocked in memory.
     expectRateLimited(await exchange(gw, 'live', generateCredential('live', 'sk'), { userVerificationToken: token }), LIMIT.points, LIMIT.durationSeconds);
-    expect(gw.domains.live.bus.active).toBe(true);
+    expect(gw.records.live.invalidation.active).toBe(true);
 
     server.freeze();
     try {

@@ -96,7 +96,7 @@ describe('Redis dies under a running gateway', () => {
   });
 
   it('after recovery, the invalidation channel is back: a revocation by another instance reaches the cache', async () => {
-    await pollUntil(async () => gw.domains.live.bus.active, (active) => active, { what: 'the invalidation subscription to come back' });
+    await pollUntil(async () => gw.records.live.invalidation.active, (active) => active, { what: 'the invalidation subscription to come back' });
     const other = await startGateway({ redisUrl: server.url, prefix: gw.prefix, masterKey: gw.masterKey, clock: gw.clock });
     try {
       const fresh = await provision(gw);
@@ -125,7 +125,7 @@ describe('gateway started while Redis is down', () => {
     // Take a port, then free it: nothing listens there until restart().
     server = await startRedisServer();
     await server.stop();
-    gw = await startGateway({ redisUrl: server.url });
+    gw = await startGateway({ redisUrl: server.url, awaitStores: false });
   });
   afterAll(async () => {
     await gw.close();

@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import { createDomain } from '../../src/domain';
-import { FrozenClock } from '../../src/domain/clock';
-import { createMetrics } from '../../src/ops/metrics';
-import { createRateLimits } from '../../src/http/rate-limits';
-import { adminRoutes, environmentRoutes, type Route } from '../../src/http/routes';
-import { MemoryStore } from '../../src/store/memory-store';
+import { loadConfig } from '../../src/config';
+import { createGateway } from '../../src/gateway';
+import type { Route } from '../../src/http/routes';
 import { documentedOperations } from '../support/openapi';
 
 /**
@@ -25,17 +21,12 @@ const DOCUMENTED_BUT_NOT_ROUTED: readonly string[] = [];
 const toTemplate = (expressPath: string): string => expressPath.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
 const op = (method: string, path: string): string => `${method} ${path}`;
 
-function routeTables(): { live: Route[]; admin: Route[] } {
-  const clock = new FrozenClock();
-  const log = pino({ level: 'silent' });
-  const metrics = createMetrics();
-  const store = new MemoryStore({ namespace: 'vg:live:', now: () => clock.now() });
-  const domain = createDomain({ environment: 'live', store, masterKey: randomBytes(32), publicUrl: 'https://api.verigate.test', clock });
-  const common = { log, metrics, openapiYaml: '', draining: () => false };
-  return {
-    live: environmentRoutes({ ...common, domain, rateLimits: createRateLimits(store), sdkScript: null }),
-    admin: adminRoutes({ ...common, domains: { live: domain }, adminToken: 'x' }),
-  };
+/** The tables a gateway (embedded store, never listening) serves. */
+function routeTables(): { live: readonly Route[]; admin: readonly Route[] } {
+  const gateway = createGateway(loadConfig({ LIVE_PORT: '0', SANDBOX_PORT: '0', ADMIN_PORT: '0' }), { log: pino({ level: 'silent' }) });
+  const { live, admin } = gateway.listeners;
+  if (!live || !admin) throw new Error('the gateway built no live or admin listener');
+  return { live: live.routes, admin: admin.routes };
 }
 
 /** Every (method, template) a listener answers, preflights included. */

@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { adminClient, checked, exchange, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
 import { FrozenClock } from '../../src/domain/clock';
 import { RETIRED_KEY_OVERLAP_MS } from '../../src/domain/signing-keys';
-import { keys } from '../../src/store/keys';
+import { keys } from '../../src/store/records/keys';
 
 const LIVE_ISSUER = 'https://api.verigate.test';
 const TYP = 'vg-verification+jwt';

@@ -1,24 +1,20 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import request from 'supertest';
-import pino from 'pino';
-import { createAdminApp, createEnvironmentApp } from '../../src/app';
-import { createDomain, type Domain } from '../../src/domain';
+import pino, { type Logger } from 'pino';
+import { loadConfig, type RateLimitConfig } from '../../src/config';
+import type { Domain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
 import { ENVIRONMENTS, type Environment } from '../../src/domain/environments';
-import { createMetrics } from '../../src/ops/metrics';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
-import { createRedisClient, createRedisConnections, RedisStore } from '../../src/store/redis-store';
-import type { Store } from '../../src/store/store';
-import { namespaceFor } from '../../src/store/open-stores';
-import { createRateLimits, DEFAULT_RATE_LIMITS, type RateLimitSettings } from '../../src/http/rate-limits';
+import { createGateway, type Gateway } from '../../src/gateway';
+import type { KvStore as Store } from '../../src/store/kv';
+import { MemoryBackend } from '../../src/store/memory-kv';
+import type { RecordStores } from '../../src/store/records';
+import type { RedisClientOptions } from '../../src/store/redis-connections';
 import { testRedisUrl, uniquePrefix } from './redis';
 import { GatewayAclUsers } from './redis-acl';
 import { expectResponseToMatchSpec } from './openapi';
 import { testRedisClusterNodes } from './redis-cluster';
+import { pollUntil } from './poll';
 
 /**
  * `redis`: the test Redis (TEST_REDIS_URL); `cluster`: the test Redis Cluster
@@ -26,6 +22,12 @@ import { testRedisClusterNodes } from './redis-cluster';
  * Default: `cluster` under TEST_STORE=cluster (unless `redisUrl` is given), else `redis`.
  */
 export type StoreKind = 'redis' | 'memory' | 'cluster';
+
+/** A rate limit a test sets: every limit is a count per minute, so `durationSeconds` can only be 60. */
+export interface TestRateLimit {
+  points: number;
+  durationSeconds: number;
+}
 
 export interface GatewayOptions {
   store?: StoreKind;
@@ -37,10 +39,12 @@ export interface GatewayOptions {
   memoryBackend?: MemoryBackend;
   masterKey?: Buffer;
   clock?: FrozenClock;
-  /** Rate limits (default: generous, so tests from one address are not limited). */
-  rateLimits?: Partial<RateLimitSettings>;
-  /** Extra client options (timeouts, ioredis overrides). */
-  redisOverrides?: Parameters<typeof createRedisClient>[1];
+  /** Rate limits, through the config (default: generous, so tests from one address are not limited). */
+  rateLimits?: Partial<Record<'signInPerIp' | 'signInPerSite' | 'exchangePerApiKey' | 'failedApiKeyPerIp', TestRateLimit>>;
+  /** Where the gateway logs (default: nowhere). */
+  log?: Logger;
+  /** Redis client options: `commandTimeoutMs` goes to the config (REDIS_COMMAND_TIMEOUT_MS), the rest to createGateway. */
+  redisOverrides?: RedisClientOptions;
   /**
    * Connect each environment's store as its own restricted Redis ACL user,
    * created for this gateway on the Redis or on every cluster node (default
@@ -49,6 +53,8 @@ export interface GatewayOptions {
    * never under CI=true.
    */
   acl?: boolean;
+  /** Wait until both stores answer before returning (default true; false for a gateway started with its Redis down). */
+  awaitStores?: boolean;
 }
 
 export interface TestGateway {
@@ -58,7 +64,11 @@ export interface TestGateway {
   readonly adminToken: string;
   readonly domains: Record<Environment, Domain>;
   readonly stores: Record<Environment, Store>;
+  /** The record stores (the domain's ports) of each environment. */
+  readonly records: Record<Environment, RecordStores>;
   readonly urls: Record<Environment | 'admin', string>;
+  /** The gateway itself, as createGateway built it. */
+  readonly gateway: Gateway;
   /**
    * The Redis ACL users the stores connect as (null on the memory store, with
    * `acl: false`, or where a Redis the user gave refused ACL SETUSER). `close()` fails
@@ -71,23 +81,48 @@ export interface TestGateway {
 }
 
 /** Tests come from one address: limits high enough never to trip unless a test sets its own. */
-const GENEROUS_LIMITS: RateLimitSettings = {
-  ...DEFAULT_RATE_LIMITS,
-  signInPerIp: { points: 100_000, durationSeconds: 60 },
-  failedApiKeyPerIp: { points: 100_000, durationSeconds: 60 },
+const GENEROUS_LIMITS: Partial<Record<keyof RateLimitConfig, number>> = {
+  signInPerAddress: 100_000,
+  failedApiKeysPerAddress: 100_000,
 };
 
-const OPENAPI = readFileSync(resolve(__dirname, '../../openapi.yaml'), 'utf8');
+/** The config variable of each limit a test may set. */
+const RATE_LIMIT_VARIABLES = {
+  signInPerIp: 'RATE_LIMIT_SIGN_IN_PER_ADDRESS',
+  signInPerSite: 'RATE_LIMIT_SIGN_IN_PER_SITE',
+  exchangePerApiKey: 'RATE_LIMIT_EXCHANGE_PER_API_KEY',
+  failedApiKeyPerIp: 'RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS',
+} as const;
 
-async function listen(app: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
-  const server = createServer(app);
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+/** The environment a config is loaded from, for the gateway this test wants. */
+function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: Buffer; adminToken: string; redis: Record<string, string> }) {
+  const env: Record<string, string> = {
+    LIVE_PORT: '0',
+    SANDBOX_PORT: '0',
+    ADMIN_PORT: '0',
+    LIVE_PUBLIC_URL: 'https://api.verigate.test',
+    SANDBOX_PUBLIC_URL: 'https://api-sandbox.verigate.test',
+    REDIS_KEY_PREFIX: parts.prefix,
+    VERIGATE_MASTER_KEY: parts.masterKey.toString('base64'),
+    VERIGATE_ADMIN_TOKEN: parts.adminToken,
+    RATE_LIMIT_SIGN_IN_PER_ADDRESS: String(GENEROUS_LIMITS.signInPerAddress),
+    RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: String(GENEROUS_LIMITS.failedApiKeysPerAddress),
+    ...parts.redis,
+  };
+  for (const [name, limit] of Object.entries(options.rateLimits ?? {})) {
+    if (limit.durationSeconds !== 60) throw new TypeError(`rateLimits.${name}: every limit is per minute (durationSeconds 60)`);
+    env[RATE_LIMIT_VARIABLES[name as keyof typeof RATE_LIMIT_VARIABLES]] = String(limit.points);
+  }
+  if (options.redisOverrides?.commandTimeoutMs !== undefined) {
+    env.REDIS_COMMAND_TIMEOUT_MS = String(options.redisOverrides.commandTimeoutMs);
+  }
+  return env;
 }
 
 /**
- * A whole gateway in-process: live, sandbox and admin listeners on
- * ephemeral ports, over real Redis (default) or the embedded store.
+ * A whole gateway in-process, built by createGateway from a Config (as
+ * main.ts builds it): live, sandbox and admin listeners on ephemeral
+ * ports, over real Redis (default) or the embedded store.
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
   const kind = options.store ?? (process.env.TEST_STORE === 'cluster' && !options.redisUrl ? 'cluster' : 'redis');
@@ -95,52 +130,41 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   const masterKey = options.masterKey ?? randomBytes(32);
   const clock = options.clock ?? new FrozenClock(Date.now());
   const adminToken = randomBytes(24).toString('base64url');
-  const backend = options.memoryBackend ?? new MemoryBackend();
   const redisUrl = kind === 'redis' ? (options.redisUrl ?? testRedisUrl()) : '';
   const clusterNodes = kind === 'cluster' ? testRedisClusterNodes() : undefined;
   if (kind === 'cluster' && !clusterNodes) throw new Error('store: cluster needs TEST_REDIS_CLUSTER_NODES (run with TEST_STORE=cluster)');
   // Each environment as its own restricted ACL user: on the Redis, or on every node of the cluster.
   const aclTarget = clusterNodes ? { clusterNodes } : redisUrl;
   const acl = kind !== 'memory' && options.acl !== false ? await GatewayAclUsers.provision(aclTarget, prefix) : null;
-  const open = (env: Environment): Store => {
-    const namespace = namespaceFor(prefix, env);
-    if (kind === 'memory') return new MemoryStore({ namespace, shared: backend, now: () => clock.now() });
-    const target = clusterNodes
-      ? (acl?.clusterTargetFor(env) ?? { clusterNodes })
-      : { url: acl ? acl.urlFor(env) : redisUrl };
-    return new RedisStore({ namespace, ...createRedisConnections(target, options.redisOverrides) });
-  };
-  const stores = { live: open('live'), sandbox: open('sandbox') };
-  const log = pino({ level: 'silent' });
-  const metrics = createMetrics();
-  const servers: Server[] = [];
-  const urls = {} as Record<Environment | 'admin', string>;
-  const domains = {} as Record<Environment, Domain>;
-  for (const env of ENVIRONMENTS) {
-    domains[env] = createDomain({
-      environment: env,
-      store: stores[env],
-      masterKey,
-      publicUrl: `https://api${env === 'sandbox' ? '-sandbox' : ''}.verigate.test`,
-      clock,
-    });
-    await domains[env].start();
+  let redis: Record<string, string> = {};
+  if (clusterNodes) {
+    redis = acl
+      ? { LIVE_REDIS_CLUSTER_NODES: acl.clusterNodesFor('live'), SANDBOX_REDIS_CLUSTER_NODES: acl.clusterNodesFor('sandbox') }
+      : { REDIS_CLUSTER_NODES: clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') };
+  } else if (kind === 'redis') {
+    redis = acl
+      ? { LIVE_REDIS_URL: acl.urlFor('live'), SANDBOX_REDIS_URL: acl.urlFor('sandbox') }
+      : { REDIS_URL: redisUrl };
   }
-  for (const env of ENVIRONMENTS) {
-    const { server, url } = await listen(
-      createEnvironmentApp({
-        domain: domains[env],
-        rateLimits: createRateLimits(stores[env], { ...GENEROUS_LIMITS, ...options.rateLimits }),
-        log, metrics, openapiYaml: OPENAPI, sdkScript: null, draining: () => false }),
-    );
-    servers.push(server);
-    urls[env] = url;
+  const config = loadConfig(configEnv(options, { prefix, masterKey, adminToken, redis }));
+  const { commandTimeoutMs: _inConfig, ...redisOptions } = options.redisOverrides ?? {};
+  const gateway = createGateway(config, {
+    log: options.log ?? pino({ level: 'silent' }),
+    clock,
+    ...(kind === 'memory' && { memoryBackend: options.memoryBackend ?? new MemoryBackend() }),
+    ...(Object.keys(redisOptions).length > 0 && { redis: redisOptions }),
+  });
+  await gateway.start();
+  const urls = (await gateway.listen()) as Record<Environment | 'admin', string>;
+  const domains = gateway.domains as Record<Environment, Domain>;
+  const stores = gateway.stores as Record<Environment, Store>;
+  if (kind !== 'memory' && options.awaitStores !== false) {
+    // A cluster client learns its slots after start: wait until both stores answer, as a
+    // load balancer waits for /readyz, so a test's first request does not meet a 503.
+    for (const env of ENVIRONMENTS) {
+      await pollUntil(() => stores[env].ping().then(() => true), (ok) => ok, { timeoutMs: 10_000, what: `the ${env} store to answer` });
+    }
   }
-  const admin = await listen(
-    createAdminApp({ domains, adminToken, log, metrics, openapiYaml: OPENAPI, draining: () => false }),
-  );
-  servers.push(admin.server);
-  urls.admin = admin.url;
   return {
     clock,
     prefix,
@@ -148,14 +172,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
     adminToken,
     domains,
     stores,
+    records: gateway.records as Record<Environment, RecordStores>,
     urls,
+    gateway,
     acl,
     http: (listener) => request(urls[listener]),
     async close() {
-      for (const s of servers) s.closeAllConnections();
-      await Promise.all(servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))));
-      await Promise.all(ENVIRONMENTS.map((env) => domains[env].stop()));
-      await Promise.all(ENVIRONMENTS.map((env) => stores[env].close()));
+      await gateway.close();
       if (acl) {
         // The ACL LOG is gone with a restarted Redis, and unreadable with a dead one: check what is there.
         const denials = await acl.denials().catch(() => []);

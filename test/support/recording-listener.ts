@@ -1,4 +1,4 @@
-import type { ChannelListener } from '../../src/store/store';
+import type { ChannelListener } from '../../src/store/kv';
 
 /** A listener that records what it is told and lets a test await it. */
 export class RecordingListener implements ChannelListener {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import Redis, { ReplyError } from 'ioredis';
 import type { Environment } from '../../src/domain/environments';
 import { ENVIRONMENTS } from '../../src/domain/environments';
-import { createRedisClient, REDIS_CLUSTER_EXTRA_COMMANDS, REDIS_COMMANDS_USED } from '../../src/store/redis-store';
+import { REDIS_CLUSTER_EXTRA_COMMANDS, REDIS_COMMANDS_USED } from '../../src/store/redis-commands';
+import { createRedisClient } from '../../src/store/redis-connections';
 
 /**
  * The rules of an environment's restricted Redis user, exactly as README

@@ -464,3 +464,36 @@ describe('redactedConfigSummary', () => {
     expect(redactUrl('not a url')).toBe('[unparseable URL]');
   });
 });
+
+describe('loadConfig rate limits', () => {
+  it('has the documented defaults, each a count per minute', () => {
+    expect(loadConfig({}).rateLimits).toEqual({
+      signInPerAddress: 60,
+      signInPerSite: 6000,
+      failedApiKeysPerAddress: 100,
+      exchangePerApiKey: 200_000,
+    });
+  });
+
+  it('reads each limit from its variable', () => {
+    const config = loadConfig({
+      RATE_LIMIT_SIGN_IN_PER_ADDRESS: '5',
+      RATE_LIMIT_SIGN_IN_PER_SITE: '6',
+      RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: '7',
+      RATE_LIMIT_EXCHANGE_PER_API_KEY: '8',
+    });
+    expect(config.rateLimits).toEqual({ signInPerAddress: 5, signInPerSite: 6, failedApiKeysPerAddress: 7, exchangePerApiKey: 8 });
+    expect(redactedConfigSummary(config).rateLimits).toEqual(config.rateLimits);
+  });
+
+  it.each([
+    ['RATE_LIMIT_SIGN_IN_PER_ADDRESS', '0'],
+    ['RATE_LIMIT_SIGN_IN_PER_SITE', 'lots'],
+    ['RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS', '-1'],
+    ['RATE_LIMIT_EXCHANGE_PER_API_KEY', '1.5'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(problemsOf({ [name]: value })).toEqual([
+      `${name} must be an integer from 1 to 100000000 (a count per minute), got ${JSON.stringify(value)}`,
+    ]);
+  });
+});

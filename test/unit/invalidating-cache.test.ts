@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createDomain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
-import { InvalidatingCache } from '../../src/store/invalidating-cache';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
-import { keys } from '../../src/store/keys';
+import { InvalidatingCache } from '../../src/store/records/invalidating-cache';
+import { MemoryBackend } from '../../src/store/memory-kv';
+import { keys } from '../../src/store/records/keys';
 import type { ApiKeyRecord } from '../../src/domain/api-keys';
 import { SecretBox } from '../../src/domain/secrets';
+import { embeddedGateway } from '../support/embedded-gateway';
 
 /** A subscription whose liveness the test controls. */
 class FakeSubscription {
@@ -90,24 +90,19 @@ describe('API key cache across instances (embedded store)', () => {
   const clock = new FrozenClock();
   const backend = new MemoryBackend();
   const masterKey = randomBytes(32);
-  const instance = () =>
-    createDomain({
-      environment: 'live',
-      store: new MemoryStore({ namespace: 'vg:live:', shared: backend, now: () => clock.now() }),
-      masterKey,
-      publicUrl: 'https://api.verigate.test',
-      clock,
-    });
-  const a = instance();
-  const b = instance();
+  const instance = () => embeddedGateway({ clock, memoryBackend: backend, masterKey });
+  const gatewayA = instance();
+  const gatewayB = instance();
+  const a = gatewayA.domains.live;
+  const b = gatewayB.domains.live;
 
   beforeAll(async () => {
-    await a.start();
-    await b.start();
+    await gatewayA.start();
+    await gatewayB.start();
   });
   afterAll(async () => {
-    await a.stop();
-    await b.stop();
+    await gatewayA.close();
+    await gatewayB.close();
   });
 
   /** Where the embedded store holds the record of an API key (namespace + relative key). */
@@ -147,8 +142,9 @@ describe('API key cache across instances (embedded store)', () => {
     // Still served from B's cache: nothing told it.
     expect((await b.apiKeys.authenticate(apiKey)).keyId).toBe(rec.keyId);
 
-    await b.stop();
-    await b.start(); // a fresh subscription starts with a reset
+    const subscription = gatewayB.records.live as NonNullable<typeof gatewayB.records.live>;
+    await subscription.stop();
+    await subscription.start(); // a fresh subscription starts with a reset
     await expect(b.apiKeys.authenticate(apiKey)).rejects.toMatchObject({ code: 'invalid_api_key' });
   });
 });

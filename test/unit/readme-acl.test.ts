@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { REDIS_COMMANDS_USED } from '../../src/store/redis-store';
+import { REDIS_COMMANDS_USED } from '../../src/store/redis-commands';
 import { aclSetUserLine } from '../support/redis-acl';
 
 /**

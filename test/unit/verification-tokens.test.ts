@@ -1,15 +1,17 @@
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { SignJWT, type JWTPayload, type JWTHeaderParameters } from 'jose';
-import { createDomain, type Domain } from '../../src/domain';
+import type { Domain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
 import type { SessionRecord } from '../../src/domain/sessions';
 import { VERIFICATION_TOKEN_TYPE } from '../../src/domain/verification-tokens';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
+import type { Gateway } from '../../src/gateway';
+import { embeddedGateway } from '../support/embedded-gateway';
 
 const LIVE_ISS = 'https://api.verigate.test';
 const SANDBOX_ISS = 'https://api-sandbox.verigate.test';
 
 let clock: FrozenClock;
+let gateway: Gateway;
 let live: Domain;
 let sandbox: Domain;
 let siteId: string;
@@ -20,20 +22,11 @@ let kid: string;
 
 beforeAll(async () => {
   clock = new FrozenClock();
-  const backend = new MemoryBackend();
-  const masterKey = randomBytes(32);
-  const make = (environment: 'live' | 'sandbox', publicUrl: string) =>
-    createDomain({
-      environment,
-      store: new MemoryStore({ namespace: `vg:${environment}:`, shared: backend, now: () => clock.now() }),
-      masterKey,
-      publicUrl,
-      clock,
-    });
-  live = make('live', LIVE_ISS);
-  sandbox = make('sandbox', SANDBOX_ISS);
-  await live.start();
-  await sandbox.start();
+  const embedded = embeddedGateway({ clock });
+  gateway = embedded;
+  live = embedded.domains.live;
+  sandbox = embedded.domains.sandbox;
+  await gateway.start();
   siteId = (await live.sites.createSite({ name: 'Shop' })).site.siteId;
   otherSiteId = (await live.sites.createSite({ name: 'Other' })).site.siteId;
   await live.users.upsertUser(siteId, 'user-1', {});
@@ -42,10 +35,7 @@ beforeAll(async () => {
   signingKey = ring.signingKey;
   kid = ring.currentKid;
 });
-afterAll(async () => {
-  await live.stop();
-  await sandbox.stop();
-});
+afterAll(() => gateway.close());
 
 const verify = (token: string, site = siteId) => live.verificationTokens.verifyVerificationToken(token, site);
 const reasonOf = async (token: string, site = siteId) => {

@@ -1,9 +1,10 @@
 import crypto = require('node:crypto');
-import { createDomain, type Domain } from '../../src/domain';
+import type { Domain } from '../../src/domain';
 import { FrozenClock } from '../../src/domain/clock';
 import type { SessionRecord } from '../../src/domain/sessions';
 import { RETIRED_KEY_OVERLAP_MS } from '../../src/domain/signing-keys';
-import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
+import type { Gateway } from '../../src/gateway';
+import { embeddedGateway } from '../support/embedded-gateway';
 
 // The exchange remembers verified signatures (src/domain/verification-tokens.ts).
 // What must hold: a remembered token still has its claims checked on every
@@ -11,6 +12,7 @@ import { MemoryBackend, MemoryStore } from '../../src/store/memory-store';
 // different string (a tampered copy) is never served from memory.
 
 let clock: FrozenClock;
+let gateway: Gateway;
 let live: Domain;
 let siteId: string;
 let otherSiteId: string;
@@ -18,20 +20,16 @@ let session: SessionRecord;
 
 beforeAll(async () => {
   clock = new FrozenClock();
-  live = createDomain({
-    environment: 'live',
-    store: new MemoryStore({ namespace: 'vg:live:', shared: new MemoryBackend(), now: () => clock.now() }),
-    masterKey: crypto.randomBytes(32),
-    publicUrl: 'https://api.verigate.test',
-    clock,
-  });
-  await live.start();
+  const embedded = embeddedGateway({ clock });
+  gateway = embedded;
+  live = embedded.domains.live;
+  await gateway.start();
   siteId = (await live.sites.createSite({ name: 'Shop' })).site.siteId;
   otherSiteId = (await live.sites.createSite({ name: 'Other' })).site.siteId;
   await live.users.upsertUser(siteId, 'user-1', {});
   session = (await live.sessions.createSession(siteId, 'user-1')).session;
 });
-afterAll(() => live.stop());
+afterAll(() => gateway.close());
 afterEach(() => jest.restoreAllMocks());
 
 const reasonOf = async (token: string, site = siteId): Promise<string> => {
@@ -81,14 +79,18 @@ describe('remembered signatures', () => {
     expect(ecdsa).toHaveBeenCalledTimes(1);
   });
 
-  it('only under the key that verified it: a keyring reload means a fresh check, and a retired key is gone', async () => {
+  it('a rotation keeps the old key (the same key object per kid): remembered within the overlap, gone once retired', async () => {
     const token = await issue();
     expect(await reasonOf(token)).toBe('ok');
+    const before = (await live.signingKeys.keyring()).verificationKeys;
     await live.signingKeys.rotateSigningKey();
+    const after = (await live.signingKeys.keyring()).verificationKeys;
+    const kid = [...before.keys()].find((k) => after.has(k)) as string;
+    expect(after.get(kid)?.key).toBe(before.get(kid)?.key);
     const ecdsa = jest.spyOn(globalThis.crypto.subtle, 'verify');
-    // Within the overlap the old key still verifies; the reloaded keyring has new key objects, so it checks again.
+    // Within the overlap the old key still verifies, and it is the very key that verified the token: no new check.
     expect(await reasonOf(token)).toBe('ok');
-    expect(ecdsa).toHaveBeenCalledTimes(1);
+    expect(ecdsa).toHaveBeenCalledTimes(0);
     clock.advance(RETIRED_KEY_OVERLAP_MS + 1000);
     try {
       // Expired by now as well, but the first thing that fails is the key: it is no longer ours.
@@ -96,6 +98,30 @@ describe('remembered signatures', () => {
     } finally {
       clock.advance(-(RETIRED_KEY_OVERLAP_MS + 1000));
     }
+  });
+
+  it('only under the key that verified it: other key material under the same kid means a fresh check', async () => {
+    const token = await issue();
+    expect(await reasonOf(token)).toBe('ok');
+    const keyring = gateway.records.live?.keyring;
+    if (!keyring) throw new Error('no live keyring store');
+    const original = await keyring.read({ fresh: true });
+    if (!original) throw new Error('no keyring');
+    const other = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    const swapped = {
+      ...original,
+      keys: original.keys.map((k) => (k.kid === original.currentKid ? { ...k, publicJwk: other } : k)),
+    };
+    await keyring.replace(swapped);
+    try {
+      const ecdsa = jest.spyOn(globalThis.crypto.subtle, 'verify');
+      expect(await reasonOf(token)).toBe('token_invalid');
+      expect(ecdsa).toHaveBeenCalledTimes(1);
+    } finally {
+      await keyring.replace(original);
+    }
+    // The original material again: a new key object, so a fresh (and good) check.
+    expect(await reasonOf(token)).toBe('ok');
   });
 
   it('does not remember failures: a token refused for its signature is refused again, in full', async () => {

@@ -1,11 +1,11 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { ApiKeyRecord } from '../../domain/api-keys';
 import { VerigateError } from '../../domain/errors';
 import { parseCredential } from '../../domain/credentials';
-import type { ExchangeResult } from '../../domain/exchange';
 import { readJsonBody, validate } from '../body';
 import type { EnvironmentDeps } from '../deps';
+import { requestState } from '../pipeline';
 
 const looksLikeSecretKey = (value: string): boolean => parseCredential(value, 'sk').ok;
 
@@ -14,17 +14,32 @@ const ExchangeBody = z.strictObject({
   productId: z.string().min(1).max(256).optional(),
 });
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Token- and user-bearing responses are never cached (SPEC §3). */
+const NO_STORE: readonly string[] = ['Cache-Control', 'no-store'];
+
 /**
- * POST /live_api/s2s/v1/users/verification — the exchange. Authenticate the
- * API key, read the body, verify the token, answer. Fails closed: a store
- * fault is a 503 (thrown), never a guess.
+ * POST /live_api/s2s/v1/users/verification — the exchange, on node's own
+ * request and response (the fast lane serves it without Express; Express
+ * serves it too, when the fast lane hands a request on). Authenticate the
+ * API key, count it against the per-key limit, read the body, verify the
+ * token, answer. Fails closed: a store fault is a 503 (thrown), never a guess.
  */
 export function exchangeHandler(deps: EnvironmentDeps) {
-  const { domain, metrics } = deps;
-  const outcomes = metrics.exchangeOutcomes;
+  const { domain, pipeline } = deps;
+  const outcomes = deps.metrics.exchangeOutcomes;
   const environment = domain.environment;
-
   const limits = deps.rateLimits;
+  /** One label object per outcome (a fixed set), not one per exchange. */
+  const outcomeLabels = new Map<string, { environment: string; outcome: string }>();
+  const countOutcome = (outcome: string): void => {
+    let labels = outcomeLabels.get(outcome);
+    if (labels === undefined) {
+      labels = { environment, outcome };
+      outcomeLabels.set(outcome, labels);
+    }
+    outcomes.inc(labels);
+  };
 
   /**
    * The key, or its refusal. A refusal that took a store lookup (a
@@ -33,32 +48,25 @@ export function exchangeHandler(deps: EnvironmentDeps) {
    * lookups. A malformed key (typo, truncation, other environment) costs no
    * store work and is refused without touching the store, as SPEC §2 says.
    */
-  const authenticateApiKey = async (req: Request): Promise<ApiKeyRecord> => {
+  const authenticateApiKey = async (req: IncomingMessage, clientAddress: string): Promise<ApiKeyRecord> => {
+    // Node joins a repeated X-API-KEY into one string, so a string it is.
     const presented = req.headers['x-api-key'] as string | undefined;
     try {
       return await domain.apiKeys.authenticate(presented);
     } catch (err) {
       if (err instanceof VerigateError && err.code === 'invalid_api_key' && presented !== undefined && looksLikeSecretKey(presented)) {
-        await limits.failedApiKeyPerIp.consume(req.ip ?? 'unknown');
+        await limits.failedApiKeyPerIp.consume(clientAddress);
       }
       throw err;
     }
   };
 
-  const parseBody = async (req: Request) => validate(ExchangeBody, await readJsonBody(req));
-
-  const respond = (res: Response, result: ExchangeResult): void => {
-    outcomes.inc({ environment, outcome: result.isAuthenticated ? 'verified' : result.reason });
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(result));
-  };
-
-  return async function exchangeVerificationToken(req: Request, res: Response): Promise<void> {
-    const apiKey = await authenticateApiKey(req);
+  return async function exchangeVerificationToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const apiKey = await authenticateApiKey(req, requestState(res).clientAddress);
     await limits.exchangePerApiKey.consume(apiKey.keyId);
-    const body = await parseBody(req);
+    const body = validate(ExchangeBody, await readJsonBody(req));
     const result = await domain.exchange.exchangeVerificationToken(apiKey, body.userVerificationToken, body.productId);
-    respond(res, result);
+    countOutcome(result.isAuthenticated ? 'verified' : result.reason);
+    pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), NO_STORE);
   };
 }

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Domain } from '../../domain';
 import { VerigateError } from '../../domain/errors';
+import type { StoreHealth } from '../../domain/ports';
 import { sdkScriptHandler } from '../sdk-script';
 
 export function healthzHandler() {
@@ -10,10 +11,10 @@ export function healthzHandler() {
 }
 
 /** Ready when not draining and every store this listener uses answers. */
-export function readyzHandler(domains: readonly Domain[], draining: () => boolean) {
+export function readyzHandler(stores: readonly StoreHealth[], draining: () => boolean) {
   return async function readyz(_req: Request, res: Response): Promise<void> {
     if (draining()) throw new VerigateError('store_unavailable', 'Shutting down', undefined, { 'Retry-After': '1' });
-    await Promise.all(domains.map((d) => d.store.ping()));
+    await Promise.all(stores.map((store) => store.ping()));
     res.json({ status: 'ready' });
   };
 }

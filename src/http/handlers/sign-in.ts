@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { iso } from '../../domain/clock';
 import { readJsonBody, validate } from '../body';
 import type { EnvironmentDeps } from '../deps';
+import { requestState } from '../pipeline';
 import { checkOrigin } from '../middleware/cors';
 import type { RateLimits } from '../rate-limits';
 
@@ -19,7 +20,7 @@ const SignInBody = z.strictObject({
 export function signInHandler(deps: EnvironmentDeps, limits: RateLimits) {
   const { domain } = deps;
   return async function signIn(req: Request, res: Response): Promise<void> {
-    await limits.signInPerIp.consume(req.ip ?? 'unknown');
+    await limits.signInPerIp.consume(requestState(res).clientAddress);
     const body = validate(SignInBody, await readJsonBody(req));
     const site = await domain.sites.siteForPublishableKey(body.publishableKey);
     checkOrigin(res, site);

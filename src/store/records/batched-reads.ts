@@ -1,4 +1,4 @@
-import type { Store } from './store';
+import type { KvStore } from '../kv';
 
 /** At most this many keys go in one batched read; past it, another batch starts. */
 const MAX_KEYS_PER_READ = 128;
@@ -29,7 +29,7 @@ export class TurnBatchedReads {
   private pending = new Map<string, Batch>();
   private scheduled = false;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: KvStore) {}
 
   /** Reads `keysToRead` (all under hash tag `tag`) in this turn's batch for that tag. */
   read(tag: string, keysToRead: readonly string[]): Promise<(string | null)[]> {

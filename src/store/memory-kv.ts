@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { RateLimiterAbstract, RateLimiterMemory } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
 import { guardLimiter } from './guard-limiter';
-import type { ChannelListener, RateLimiterOptions, Store, Subscription, WriteOp } from './store';
+import { normalizeTtl, type ChannelListener, type KvStore, type RateLimiterOptions, type Subscription, type WriteOp } from './kv';
 
 type Entry =
   | { readonly kind: 'string'; readonly value: string; readonly expiresAt: number | null }
@@ -12,7 +12,7 @@ type Entry =
 const SWEEP_EVERY_WRITES = 1000;
 
 /**
- * The data behind one or more `MemoryStore`s: what a Redis server is to
+ * The data behind one or more `MemoryKvStore`s: what a Redis server is to
  * several gateway instances. Keys and channels are held with their full
  * namespace, so stores over one backend are isolated by namespace only.
  */
@@ -39,7 +39,7 @@ export class MemoryBackend {
   }
 }
 
-export interface MemoryStoreOptions {
+export interface MemoryKvStoreOptions {
   /** e.g. `vg:live:` */
   readonly namespace: string;
   /** Epoch ms; TTLs are measured against it. Default `Date.now`. */
@@ -54,31 +54,23 @@ function wrongType(key: string): Error {
   return new Error(`WRONGTYPE Operation against a key holding the wrong kind of value (${key})`);
 }
 
-/** Rejects like Redis would for a TTL it cannot take; fractions round up. */
-function normalizeTtl(ttlMs: number | undefined): number | undefined {
-  if (ttlMs === undefined) return undefined;
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
-  return Math.ceil(ttlMs);
-}
-
-
 interface MemorySubscription extends Subscription {
   closeNow(): void;
 }
 
 /**
- * The embedded in-process store. Keeps the `Store` contract exactly like
- * `RedisStore` does (TTLs, atomic batches, async pub/sub delivery), so the
+ * The embedded in-process store. Keeps the `KvStore` contract exactly like
+ * `RedisKvStore` does (TTLs, atomic batches, async pub/sub delivery), so the
  * app cannot tell them apart; nothing persists across restarts.
  */
-export class MemoryStore implements Store {
+export class MemoryKvStore implements KvStore {
   readonly namespace: string;
   readonly backend: MemoryBackend;
   private readonly now: () => number;
   private closed = false;
   private readonly subscriptions = new Set<MemorySubscription>();
 
-  constructor(options: MemoryStoreOptions) {
+  constructor(options: MemoryKvStoreOptions) {
     if (!options.namespace) throw new TypeError('namespace is required');
     this.namespace = options.namespace;
     this.now = options.now ?? Date.now;

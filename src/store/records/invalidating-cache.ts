@@ -1,4 +1,4 @@
-import type { Subscription } from './store';
+import type { Subscription } from '../kv';
 
 /**
  * An in-process cache that may serve an entry only while the invalidation

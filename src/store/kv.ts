@@ -45,9 +45,13 @@ export interface RateLimiterOptions {
 }
 
 /**
- * The only way verigate touches storage. One instance serves exactly one
- * environment: the store itself prefixes every key and channel with its
- * `namespace` (`<prefix>:<environment>:`), so no caller can reach the other
+ * The small key-value engine under every record store (src/store/records):
+ * two implementations, the embedded `MemoryKvStore` (memory-kv.ts) and
+ * `RedisKvStore` (redis-kv.ts, one server or a Cluster). The domain never sees it:
+ * it talks to the ports of src/domain/ports.ts, which src/store/records
+ * implements on top of this. One instance serves exactly one environment:
+ * the store itself prefixes every key and channel with its `namespace`
+ * (`<prefix>:<environment>:`), so no caller can reach the other
  * environment's data.
  *
  * Promises every implementation keeps (proved by test/contract/store.contract.ts):
@@ -58,7 +62,7 @@ export interface RateLimiterOptions {
  *   (`{...}`), so they stay single-slot on Redis Cluster.
  * - A key written with `ttlMs` reads as absent once that time has passed.
  */
-export interface Store {
+export interface KvStore {
   /** e.g. `vg:live:` */
   readonly namespace: string;
   get(key: string): Promise<string | null>;
@@ -77,4 +81,11 @@ export interface Store {
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A TTL as both engines take it: a positive number of ms, fractions rounded up; anything else is refused as Redis would. */
+export function normalizeTtl(ttlMs: number | undefined): number | undefined {
+  if (ttlMs === undefined) return undefined;
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+  return Math.ceil(ttlMs);
 }

@@ -4,7 +4,7 @@ import helmet from 'helmet';
 /**
  * helmet's default security headers, worked out once at start-up: the same
  * headers as `app.use(helmet())`, without running helmet's dozen
- * middlewares on every request (requestContext sets them). helmet stays the
+ * middlewares on every request (the pipeline sends them). helmet stays the
  * source of truth (an upgrade that changes a default changes ours), and a
  * default that would need the request (a CSP nonce) is refused at start-up.
  * What `helmet()` does to a response is recorded against a stand-in request

@@ -1,5 +1,5 @@
-import type { Store, Subscription } from '../store/store';
-import { channels } from '../store/keys';
+import type { KvStore, Subscription } from '../kv';
+import { channels } from './keys';
 
 /** What one instance tells the others when something cached has changed. */
 export type Invalidation =
@@ -15,8 +15,8 @@ export interface InvalidationHandlers {
 
 /**
  * The environment's invalidation channel. Every instance subscribes once and
- * fans messages out to the domain caches; publishing is part of every write
- * that changes a cached record.
+ * fans messages out to the record stores' caches; publishing is part of
+ * every write that changes a cached record.
  */
 export class InvalidationBus {
   private readonly handlers: InvalidationHandlers[] = [];
@@ -25,7 +25,7 @@ export class InvalidationBus {
   private stopped = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: KvStore,
     private readonly onError: (err: unknown) => void = () => {},
   ) {}
 

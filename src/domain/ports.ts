@@ -1,0 +1,155 @@
+import type { ApiKeyRecord, SessionRecord, SiteRecord, StoredKeyring, UserRecord } from './records';
+
+/*
+ * The storage the domain needs, one port per kind of record, in the spirit
+ * of oidc-provider's adapter interface: the domain says what it wants done
+ * ("end this session", "delete this user and every session of theirs") and
+ * never how (no key names, no encoding, no hash tags or slots, no pub/sub).
+ * src/store/records implements every port on top of the key-value engine
+ * (src/store/kv.ts); src/gateway.ts wires them in.
+ *
+ * Promises every implementation keeps:
+ * - A method either does what it says or rejects with
+ *   `StoreUnavailableError` (src/domain/errors.ts). A fault is never
+ *   reported as "absent": `null` means the store answered that there is no
+ *   such record. The domain turns that error into a 503, never a guess.
+ * - Each mutation is ONE method, so everything a change must write together
+ *   (the next issue: the events of SPEC §11) can be added to it as a
+ *   parameter and written in the same atomic step.
+ * - Reads marked "may be served from an invalidation-backed cache" come
+ *   from memory only while the store's invalidation channel is known to
+ *   deliver; every mutation of such a record tells every instance sharing
+ *   the store before it resolves, so a revocation reaches them within the
+ *   SPEC's 1 s. Every other read goes to the store.
+ * - Records come back as the domain wrote them (the types of records.ts).
+ */
+
+/** Sites of one environment. */
+export interface SiteStore {
+  /**
+   * Stores a new site and makes it findable by id, by publishable key and
+   * in the list. If it fails part-way, what is left is a record nothing
+   * points at, never a pointer to nothing.
+   */
+  create(site: SiteRecord): Promise<void>;
+  /** The site, from the store (for reads that must be current: admin, read-modify-write). */
+  find(siteId: string): Promise<SiteRecord | null>;
+  /** The site; may be served from an invalidation-backed cache (browser endpoints). */
+  findCached(siteId: string): Promise<SiteRecord | null>;
+  /** The site a publishable key names; may be served from an invalidation-backed cache. */
+  findByPublishableKey(publishableKey: string): Promise<SiteRecord | null>;
+  /** Every site, in no particular order. */
+  list(): Promise<SiteRecord[]>;
+  /**
+   * Replaces the site record (its publishable key never changes). Every
+   * instance's cached copy is dropped before this resolves.
+   */
+  update(site: SiteRecord): Promise<void>;
+}
+
+/** Secret API keys of one environment, found by the keyed hash of the secret. */
+export interface ApiKeyStore {
+  /**
+   * Stores a new key under `keyHash` and lists it with its site. The record
+   * is written first: a failure part-way never leaves the site listing a key
+   * that does not exist.
+   */
+  create(keyHash: string, record: ApiKeyRecord): Promise<void>;
+  /** The key whose secret hashes to `keyHash`; may be served from an invalidation-backed cache. */
+  findByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** A site's key by id, with the hash it is stored under; from the store. */
+  findByKeyId(siteId: string, keyId: string): Promise<{ readonly keyHash: string; readonly record: ApiKeyRecord } | null>;
+  /** Every key of the site with when it was last used (null: never, as far as the store knows). */
+  listForSite(siteId: string): Promise<{ readonly record: ApiKeyRecord; readonly lastUsedAt: number | null }[]>;
+  /** Replaces the key record (revoked, or expiring after a roll). Every instance's cached copy is dropped before this resolves. */
+  update(keyHash: string, record: ApiKeyRecord): Promise<void>;
+  /** Notes when the key was used (epoch ms). The domain calls it at most once a minute per key. */
+  recordUse(keyId: string, at: number): Promise<void>;
+}
+
+/** Users of one environment, each scoped to a site. */
+export interface UserStore {
+  find(siteId: string, userId: string): Promise<UserRecord | null>;
+  /** Creates the user, or replaces the record as a whole. */
+  save(siteId: string, user: UserRecord): Promise<void>;
+  /**
+   * Deletes the user and every session of theirs in one step, atomic for
+   * readers: no reader ever sees the user gone and a session of theirs
+   * still active, or the other way round.
+   */
+  deleteWithSessions(siteId: string, userId: string): Promise<void>;
+}
+
+/** Sessions of one environment. */
+export interface SessionStore {
+  /**
+   * Stores a new session, lists it under its user, and makes it findable by
+   * the keyed hash of its token (`session.tokenHash`). Nothing of a session
+   * outlives the session itself (its absolute end or idle timeout).
+   */
+  create(session: SessionRecord): Promise<void>;
+  find(siteId: string, sessionId: string): Promise<SessionRecord | null>;
+  /** The session whose token hashes to `tokenHash`, active or not. */
+  findByTokenHash(tokenHash: string): Promise<SessionRecord | null>;
+  /** Replaces the record with a later `lastActiveAt` (the idle timeout slides). */
+  touch(session: SessionRecord): Promise<void>;
+  /** Ends one session: it reads as absent from then on, by id and by token. */
+  end(session: SessionRecord): Promise<void>;
+  /** Every stored session of the user, active or not, in no particular order. */
+  listForUser(siteId: string, userId: string): Promise<SessionRecord[]>;
+  /** Ends every session of the user at once (atomic for readers). */
+  endAllForUser(siteId: string, userId: string): Promise<void>;
+}
+
+/** The environment's signing keyring. */
+export interface KeyringStore {
+  /**
+   * The keyring, or null when none has been made yet. May be served from
+   * memory: while the invalidation channel delivers, and otherwise for at
+   * most 1 s after it was read. `{ fresh: true }` reads the store.
+   */
+  read(options?: { readonly fresh?: boolean }): Promise<StoredKeyring | null>;
+  /**
+   * The keyring `read()` would serve from memory right now (the very same
+   * object), or null when it would have to read the store. Never reads it:
+   * the exchange's synchronous path for tokens it has verified before.
+   */
+  readCached(): StoredKeyring | null;
+  /**
+   * Stores `keyring` unless one exists; resolves with the keyring that is
+   * stored afterwards (this one, or the one another instance made first).
+   */
+  createIfAbsent(keyring: StoredKeyring): Promise<StoredKeyring>;
+  /** Replaces the keyring (a rotation). Every instance rereads it before this resolves. */
+  replace(keyring: StoredKeyring): Promise<void>;
+}
+
+/** The one combined read of the exchange. */
+export interface SessionAndUserReader {
+  /**
+   * The session and the user, read together in one round trip, both from
+   * the store (never cached: sign-out and product access are the exchange's
+   * authority). Either may be null.
+   */
+  readSessionAndUser(
+    siteId: string,
+    sessionId: string,
+    userId: string,
+  ): Promise<{ readonly session: SessionRecord | null; readonly user: UserRecord | null }>;
+}
+
+/** Whether the store answers (readiness). */
+export interface StoreHealth {
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+}
+
+/** Every port one environment's domain is built on. */
+export interface DomainStores {
+  readonly sites: SiteStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly keyring: KeyringStore;
+  readonly sessionAndUser: SessionAndUserReader;
+}

@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { VerigateError, type ErrorCode } from '../domain/errors';
+import { UNMATCHED_ROUTE, type Metrics } from '../ops/metrics';
+import { problemBody, toVerigateError } from './problem';
+import { helmetDefaultHeaders } from './security-headers';
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+const NO_STORE = 'no-store';
+const STATE = Symbol('verigate.request');
+const NO_HEADERS: readonly string[] = [];
+
+type RequestLabels = { readonly environment: string; readonly route: string; readonly method: string; readonly status: string };
+type RouteLabels = { readonly environment: string; readonly route: string };
+
+/** What the pipeline knows about one request, from its first step to its log line. */
+export interface RequestState {
+  /** The caller's `X-Request-Id` when it is sane, else a fresh UUID; echoed on the response. */
+  readonly requestId: string;
+  /**
+   * The client's address, settled once when the request begins: every limit
+   * and log line uses this one value. (Today the TCP peer; TRUST_PROXY, SPEC
+   * §7, will decide it here.)
+   */
+  readonly clientAddress: string;
+  /** performance.now() at the start. */
+  readonly startedAt: number;
+  /** The route pattern once routed (metrics and logs never see a raw URL), else `unmatched`. */
+  route: string;
+  /** The error code, when the answer is a problem. */
+  errorCode: ErrorCode | undefined;
+  /** The common headers are already on the response (setHeader: the Express path). */
+  commonHeadersSet: boolean;
+}
+
+type StatefulResponse = ServerResponse & { [STATE]?: RequestState };
+
+/** The state of a request the pipeline has begun (a programming error otherwise). */
+export function requestState(res: ServerResponse): RequestState {
+  const state = (res as StatefulResponse)[STATE];
+  if (state === undefined) throw new Error('the request did not go through the pipeline');
+  return state;
+}
+
+/** Express's own body/URL errors (e.g. a malformed percent-encoding) carry a status; map them to codes. */
+function fromExpressError(err: unknown): VerigateError | null {
+  const status = (err as { status?: unknown } | null)?.status;
+  if (status === 400) return new VerigateError('invalid_request', 'The request could not be parsed');
+  return null;
+}
+
+function describeCause(err: unknown): string | undefined {
+  const cause = (err as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : undefined;
+}
+
+/**
+ * The steps every request of one listener shares, written once, on node's
+ * IncomingMessage/ServerResponse: the request id, the client address, the
+ * security headers (helmet's defaults, worked out once), problem+json for
+ * every error (rate-limit refusals and store faults included), metrics, and
+ * one log line. The fast lane (fast-lane.ts) calls them directly; the
+ * Express app is built from {@link Pipeline.expressMiddleware} and
+ * {@link Pipeline.expressErrorHandler}, which call the same methods, and
+ * has no app-level middleware of its own (test/http/pipeline.test.ts holds
+ * both paths to the same headers and log fields, and the app to that).
+ *
+ * A good request logs at `debug`, so at the default level it costs no log
+ * write; refusals log at `info`, server errors at `error`.
+ *
+ * A class, though STYLE.md keeps classes for errors and store adapters: one
+ * object per listener holds what its steps share (the header array, label
+ * objects made once), and the test compares the app's middleware to it.
+ */
+export class Pipeline {
+  /** Security headers, flat (`[name, value, name, value, …]`), as writeHead takes them. */
+  private readonly securityHeaders: readonly string[];
+  private readonly securityHeaderPairs: readonly (readonly [string, string])[];
+  /** Express middleware: begin + the common headers set up front (Express handlers use setHeader). */
+  readonly expressMiddleware: readonly RequestHandler[];
+  /** The Express error handler (four parameters, as Express recognises them). */
+  readonly expressErrorHandler: ErrorRequestHandler;
+  /** The 'finish' listener of every response: one function for all, `this` is the response. */
+  private readonly onFinish: (this: ServerResponse) => void;
+
+  constructor(
+    /** `live`, `sandbox` or `admin`: the `environment` label of the metrics. */
+    readonly listener: string,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    securityHeaders: readonly (readonly [string, string])[] = helmetDefaultHeaders(),
+  ) {
+    this.securityHeaderPairs = securityHeaders;
+    this.securityHeaders = securityHeaders.flat();
+    const pipeline = this;
+    this.onFinish = function onFinish(this: ServerResponse): void {
+      pipeline.finish(this);
+    };
+    this.expressMiddleware = [
+      function requestPipeline(req: Request, res: Response, next: NextFunction): void {
+        const state = pipeline.begin(req, res);
+        pipeline.setCommonHeaders(res, state);
+        next();
+      },
+    ];
+    this.expressErrorHandler = function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+      pipeline.fail(res, err);
+    };
+  }
+
+  /**
+   * The first steps: request id, client address, the clock; and on
+   * 'finish', metrics and the log line. Sets no header yet.
+   */
+  begin(req: IncomingMessage, res: ServerResponse, route: string = UNMATCHED_ROUTE): RequestState {
+    const incoming = req.headers['x-request-id'];
+    const state: RequestState = {
+      requestId: typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID(),
+      clientAddress: req.socket.remoteAddress ?? 'unknown',
+      startedAt: performance.now(),
+      route,
+      errorCode: undefined,
+      commonHeadersSet: false,
+    };
+    (res as StatefulResponse)[STATE] = state;
+    // 'finish' comes once per response; one shared listener, no closure per request.
+    res.on('finish', this.onFinish);
+    return state;
+  }
+
+  /** The headers every response carries (security headers, X-Request-Id), set one by one: the Express path. */
+  setCommonHeaders(res: ServerResponse, state: RequestState): void {
+    res.setHeader('X-Request-Id', state.requestId);
+    for (const [name, value] of this.securityHeaderPairs) res.setHeader(name, value);
+    state.commonHeadersSet = true;
+  }
+
+  /**
+   * A whole response in one writeHead: the common headers (unless the
+   * Express path set them already), `extra` (flat name/value pairs), the
+   * type and length, then the body.
+   */
+  send(res: ServerResponse, status: number, contentType: string, body: string, extra: readonly string[] = NO_HEADERS): void {
+    const state = requestState(res);
+    const common = state.commonHeadersSet ? NO_HEADERS : this.securityHeaders;
+    // One array of the exact size, filled in place: this runs on every exchange.
+    const headers = new Array<string>(common.length + (common === NO_HEADERS ? 0 : 2) + extra.length + 4);
+    let at = 0;
+    for (let i = 0; i < common.length; i++) headers[at++] = common[i] as string;
+    if (common !== NO_HEADERS) {
+      headers[at++] = 'X-Request-Id';
+      headers[at++] = state.requestId;
+    }
+    for (let i = 0; i < extra.length; i++) headers[at++] = extra[i] as string;
+    headers[at++] = 'Content-Type';
+    headers[at++] = contentType;
+    headers[at++] = 'Content-Length';
+    headers[at] = String(Buffer.byteLength(body));
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /**
+   * Anything thrown becomes a problem+json answer (problem.ts writes the
+   * body). Only a VerigateError keeps its words; a store fault is a 503
+   * with Retry-After; anything else is `internal_error`, logged with its
+   * stack. A response already under way is cut off instead.
+   */
+  fail(res: ServerResponse, err: unknown): void {
+    const state = requestState(res);
+    const problem = err instanceof VerigateError ? err : (fromExpressError(err) ?? toVerigateError(err));
+    state.errorCode = problem.code;
+    if (problem.code === 'internal_error') {
+      this.log.error({ requestId: state.requestId, err }, 'unhandled error');
+    } else if (problem.code === 'store_unavailable') {
+      this.log.warn({ requestId: state.requestId, cause: describeCause(err) }, 'store unavailable');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const extra: string[] = [];
+    if (problem.headers) for (const name in problem.headers) extra.push(name, problem.headers[name] as string);
+    extra.push('Cache-Control', NO_STORE);
+    this.send(res, problem.status, PROBLEM_TYPE, JSON.stringify(problemBody(problem, state.requestId)), extra);
+  }
+
+  /** Label objects by route, method and status, made once: metrics are counted on every request. */
+  private readonly labels = new Map<string, { route: RouteLabels; requests: Map<string, RequestLabels> }>();
+
+  private labelsOf(route: string): { route: RouteLabels; requests: Map<string, RequestLabels> } {
+    let labels = this.labels.get(route);
+    if (labels === undefined) {
+      labels = { route: { environment: this.listener, route }, requests: new Map() };
+      this.labels.set(route, labels);
+    }
+    return labels;
+  }
+
+  private routeLabels(route: string): RouteLabels {
+    return this.labelsOf(route).route;
+  }
+
+  private requestLabels(route: string, method: string, status: number): RequestLabels {
+    const byRoute = this.labelsOf(route).requests;
+    // Methods and statuses are few per route (a route answers one method; 405s and 404s are patterns too).
+    const key = method + status;
+    let labels = byRoute.get(key);
+    if (labels === undefined) {
+      labels = { environment: this.listener, route, method, status: String(status) };
+      byRoute.set(key, labels);
+    }
+    return labels;
+  }
+
+  /** The last steps, once the response is sent: metrics and the one log line. */
+  private finish(res: ServerResponse): void {
+    const state = (res as StatefulResponse)[STATE] as RequestState;
+    const method = res.req.method as string;
+    const status = res.statusCode;
+    const seconds = (performance.now() - state.startedAt) / 1000;
+    const { metrics, log } = this;
+    metrics.httpRequests.inc(this.requestLabels(state.route, method, status));
+    metrics.httpDuration.observe(this.routeLabels(state.route), seconds);
+    const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+    if (log.isLevelEnabled(level)) {
+      // Only the route pattern: never headers, bodies or query strings (they may carry secrets).
+      log[level](
+        {
+          requestId: state.requestId,
+          method,
+          route: state.route,
+          status,
+          ms: Math.round(seconds * 1e4) / 10,
+          ...(state.errorCode !== undefined && { code: state.errorCode }),
+        },
+        'request',
+      );
+    }
+  }
+}

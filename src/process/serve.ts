@@ -1,0 +1,47 @@
+import cluster from 'node:cluster';
+import type { Logger } from 'pino';
+import { redactedConfigSummary, type Config } from '../config';
+import { ENVIRONMENTS } from '../domain/environments';
+import { createGateway } from '../gateway';
+
+/**
+ * One whole gateway in this process (WORKERS=1, or one worker of the
+ * cluster): build it, start its subscriptions, listen, print the banner to
+ * stderr, and drain on SIGTERM/SIGINT.
+ */
+export async function serve(config: Config, log: Logger): Promise<void> {
+  const gateway = createGateway(config, { log });
+  await gateway.start();
+  const urls = await gateway.listen();
+
+  log.info({ config: redactedConfigSummary(config) }, 'verigate started');
+  const lines = ENVIRONMENTS.flatMap((env) =>
+    urls[env] ? [`${env.padEnd(8)} ${urls[env]}  (iss ${config.publicUrls[env]})`] : [],
+  );
+  if (urls.admin) lines.push(`admin    ${urls.admin}`);
+  const banner = ['', 'verigate is listening:', ...lines.map((u) => `  ${u}`)];
+  if (config.store.kind === 'embedded') {
+    banner.push(
+      '',
+      '  !!! EMBEDDED STORE: nothing persists. Sites, keys, users and sessions vanish when this process exits.',
+      '  !!! Set REDIS_URL (with VERIGATE_MASTER_KEY and VERIGATE_ADMIN_TOKEN) for anything but a try-out.',
+    );
+  }
+  if (config.adminTokenGenerated) {
+    // Printed to the terminal once, never to the log stream.
+    banner.push('', `  Admin token (generated for this run): ${config.adminToken}`);
+  }
+  // Every worker logs its start; only the first prints the banner.
+  if (!cluster.isWorker || cluster.worker?.id === 1) process.stderr.write(`${banner.join('\n')}\n\n`);
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (gateway.draining) return;
+    log.info({ signal }, 'draining');
+    await gateway.drain();
+    log.info('stopped');
+    log.flush?.();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}

@@ -1,0 +1,46 @@
+import type { Clock } from '../../domain/clock';
+import type { DomainStores, StoreHealth } from '../../domain/ports';
+import type { KvStore } from '../kv';
+import { KvApiKeyStore } from './api-key-store';
+import { InvalidationBus } from './invalidation';
+import { KvKeyringStore } from './keyring-store';
+import { KvSessionAndUserReader } from './session-and-user-reader';
+import { KvSessionStore } from './session-store';
+import { KvSiteStore } from './site-store';
+import { KvUserStore } from './user-store';
+
+/** Every port of one environment, on one key-value store, with the invalidation channel their caches share. */
+export interface RecordStores extends DomainStores {
+  readonly health: StoreHealth;
+  /** The invalidation channel: its caches serve only while `active`. */
+  readonly invalidation: { readonly active: boolean };
+  /** Subscribes to invalidations (retrying in the background while the store is down). */
+  start(): Promise<void>;
+  /** Unsubscribes. The key-value store itself is closed by whoever opened it. */
+  stop(): Promise<void>;
+}
+
+export interface RecordStoresOptions {
+  /** The clock the domain uses: session TTLs and the keyring's trust window are measured with it. */
+  readonly clock: Clock;
+  /** Told when the invalidation subscription fails (it keeps retrying). */
+  readonly onBackgroundError?: (err: unknown, what: string) => void;
+}
+
+/** The ports of src/domain/ports.ts, implemented on `kv`. */
+export function createRecordStores(kv: KvStore, options: RecordStoresOptions): RecordStores {
+  const onBackgroundError = options.onBackgroundError ?? (() => {});
+  const bus = new InvalidationBus(kv, (err) => onBackgroundError(err, 'invalidation subscribe'));
+  return {
+    sites: new KvSiteStore(kv, bus),
+    apiKeys: new KvApiKeyStore(kv, bus),
+    users: new KvUserStore(kv),
+    sessions: new KvSessionStore(kv, options.clock),
+    keyring: new KvKeyringStore(kv, bus, options.clock),
+    sessionAndUser: new KvSessionAndUserReader(kv),
+    health: { ping: () => kv.ping() },
+    invalidation: bus,
+    start: () => bus.start(),
+    stop: () => bus.stop(),
+  };
+}

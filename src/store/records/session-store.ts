@@ -1,0 +1,126 @@
+import type { Clock } from '../../domain/clock';
+import type { SessionStore } from '../../domain/ports';
+import { sessionEndsAt, type SessionRecord } from '../../domain/records';
+import type { KvStore, WriteOp } from '../kv';
+import { decode, encode } from './json';
+import { keys } from './keys';
+
+/** Milliseconds the session's record must live: until it would end by itself. */
+function sessionTtlMs(session: SessionRecord, now: number): number {
+  return Math.max(1, sessionEndsAt(session) - now);
+}
+
+/**
+ * Ends every session of a user in one atomic write (MULTI, every key under
+ * the site's hash tag: the session records, the user's session index, and
+ * `alsoDelete`), then drops the session tokens' pointers. The pointers live
+ * in other slots (they are found by token hash), so they cannot be in that
+ * write; dropping them after is safe because a pointer only leads to its
+ * session record, which is already gone: from the atomic write on, every
+ * lookup by token finds nothing, so the order is invisible to readers. If
+ * this step fails, a pointer lingers until its TTL (the session's end) and
+ * still leads nowhere.
+ */
+export async function endSessionsOfUser(
+  kv: KvStore,
+  siteId: string,
+  userId: string,
+  alsoDelete: readonly string[] = [],
+): Promise<void> {
+  const ids = await kv.members(keys.userSessions(siteId, userId));
+  const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
+  await kv.write([
+    ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
+    ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
+    { op: 'del', key: keys.userSessions(siteId, userId) },
+  ]);
+  const tokenHashes = records.flatMap((raw) => {
+    const session = decode<SessionRecord>(raw);
+    return session ? [session.tokenHash] : [];
+  });
+  await Promise.all(tokenHashes.map((h) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(h) }])));
+}
+
+/**
+ * Sessions on the key-value store: the record and the user's session index
+ * under the site's hash tag (one atomic write), and a pointer from the
+ * token's keyed hash (`siteId sessionId`, its own slot). Every key of a
+ * session expires when the session would end by itself. Never cached.
+ */
+export class KvSessionStore implements SessionStore {
+  constructor(
+    private readonly kv: KvStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(session: SessionRecord): Promise<void> {
+    const now = this.clock.now();
+    await this.kv.write([
+      { op: 'set', key: keys.session(session.siteId, session.sessionId), value: encode(session), ttlMs: sessionTtlMs(session, now) },
+      { op: 'sadd', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
+    ]);
+    // The pointer last: until it exists, nothing can find the session by its token.
+    await this.kv.write([
+      {
+        op: 'set',
+        key: keys.sessionByTokenHash(session.tokenHash),
+        value: `${session.siteId} ${session.sessionId}`,
+        ttlMs: session.expiresAt - now,
+      },
+    ]);
+  }
+
+  async find(siteId: string, sessionId: string): Promise<SessionRecord | null> {
+    return decode<SessionRecord>(await this.kv.get(keys.session(siteId, sessionId)));
+  }
+
+  async findByTokenHash(tokenHash: string): Promise<SessionRecord | null> {
+    const pointer = await this.kv.get(keys.sessionByTokenHash(tokenHash));
+    if (!pointer) return null;
+    const [siteId, sessionId] = pointer.split(' ');
+    if (!siteId || !sessionId) return null;
+    return this.find(siteId, sessionId);
+  }
+
+  async touch(session: SessionRecord): Promise<void> {
+    await this.kv.write([
+      {
+        op: 'set',
+        key: keys.session(session.siteId, session.sessionId),
+        value: encode(session),
+        ttlMs: sessionTtlMs(session, this.clock.now()),
+      },
+    ]);
+  }
+
+  async end(session: SessionRecord): Promise<void> {
+    // Record and index in one write; then the pointer (another slot), which leads nowhere by then.
+    await this.kv.write([
+      { op: 'del', key: keys.session(session.siteId, session.sessionId) },
+      { op: 'srem', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
+    ]);
+    await this.kv.write([{ op: 'del', key: keys.sessionByTokenHash(session.tokenHash) }]);
+  }
+
+  async listForUser(siteId: string, userId: string): Promise<SessionRecord[]> {
+    const ids = await this.kv.members(keys.userSessions(siteId, userId));
+    if (ids.length === 0) return [];
+    const raw = await this.kv.getMany(ids.map((id) => keys.session(siteId, id)));
+    const sessions: SessionRecord[] = [];
+    const gone: string[] = [];
+    raw.forEach((r, i) => {
+      const s = decode<SessionRecord>(r);
+      if (s) sessions.push(s);
+      else gone.push(ids[i] as string);
+    });
+    if (gone.length > 0) {
+      // Prune ids of sessions that ended by themselves (their records expired).
+      await this.kv.write(gone.map((id): WriteOp => ({ op: 'srem', key: keys.userSessions(siteId, userId), member: id })));
+    }
+    return sessions;
+  }
+
+  endAllForUser(siteId: string, userId: string): Promise<void> {
+    return endSessionsOfUser(this.kv, siteId, userId);
+  }
+}

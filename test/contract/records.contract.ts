@@ -1,0 +1,264 @@
+import { FrozenClock } from '../../src/domain/clock';
+import { StoreUnavailableError } from '../../src/domain/errors';
+import type { ApiKeyRecord, SessionRecord, SiteRecord, StoredKeyring, UserRecord } from '../../src/domain/records';
+import type { KvStore } from '../../src/store/kv';
+import { createRecordStores, type RecordStores } from '../../src/store/records';
+import { pollUntil } from '../support/poll';
+import { uniquePrefix } from '../support/redis';
+
+export interface RecordsContractOptions {
+  /** Moves the key-value store's clock (the embedded store); without it, expiry is awaited in real time. */
+  readonly advanceTime?: (ms: number) => void;
+}
+
+/**
+ * The promises of the domain's ports (src/domain/ports.ts), as
+ * src/store/records keeps them on a key-value engine. `makeKv(namespace)`
+ * must return stores over one shared backend: two record stores over one
+ * namespace are two instances of one deployment.
+ */
+export function recordsContract(name: string, makeKv: (namespace: string) => Promise<KvStore> | KvStore, opts: RecordsContractOptions = {}): void {
+  describe(`Records contract: ${name}`, () => {
+    const clock = new FrozenClock(Date.now());
+    let opened: { kv: KvStore; records: RecordStores }[] = [];
+    let namespace: string;
+
+    /** An instance: record stores over a key-value store of `namespace`, subscribed. */
+    const instance = async (): Promise<RecordStores> => {
+      const kv = await makeKv(namespace);
+      const records = createRecordStores(kv, { clock });
+      await records.start();
+      opened.push({ kv, records });
+      return records;
+    };
+
+    /** Until the other instance has been told (delivery is asynchronous on every engine). */
+    const eventually = (what: string, check: () => Promise<boolean>): Promise<boolean> =>
+      pollUntil(check, (ok) => ok, { what, timeoutMs: 2000, intervalMs: 5 });
+
+    beforeEach(() => {
+      namespace = `${uniquePrefix()}:live:`;
+    });
+    afterEach(async () => {
+      const all = opened;
+      opened = [];
+      for (const { kv, records } of all) {
+        await records.stop();
+        await kv.close();
+      }
+    });
+
+    const site = (siteId: string, overrides: Partial<SiteRecord> = {}): SiteRecord => ({
+      siteId,
+      name: 'Shop',
+      allowedOrigins: [],
+      publishableKey: `vg_live_pk_${siteId}`,
+      maxIdentityTokenAgeSeconds: 3600,
+      identitySecretSealed: 'sealed',
+      previousIdentitySecretSealed: null,
+      previousIdentitySecretValidUntil: null,
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+      ...overrides,
+    });
+    const apiKey = (keyId: string, siteId: string): ApiKeyRecord => ({
+      keyId,
+      siteId,
+      name: 'backend',
+      last4: 'abcd',
+      createdAt: clock.now(),
+      expiresAt: null,
+      revokedAt: null,
+    });
+    const user = (userId: string): UserRecord => ({
+      userId,
+      email: `${userId}@example.com`,
+      name: null,
+      attributes: { plan: 'pro' },
+      productAccess: [{ productId: 'reports', expiresAt: null }],
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+    });
+    const session = (sessionId: string, siteId: string, userId: string, lifetimeMs = 3_600_000): SessionRecord => ({
+      sessionId,
+      siteId,
+      userId,
+      createdAt: clock.now(),
+      expiresAt: clock.now() + lifetimeMs,
+      idleTimeoutSeconds: 86_400,
+      lastActiveAt: clock.now(),
+      tokenHash: `hash-of-${sessionId}`,
+    });
+    const keyring = (kid: string): StoredKeyring => ({
+      currentKid: kid,
+      keys: [{ kid, createdAt: clock.now(), publicJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }, privateSealed: 'sealed', retiresAt: null }],
+    });
+
+    describe('SiteStore', () => {
+      it('finds a created site by id and by publishable key, and lists it; unknown ones are null', async () => {
+        const { sites } = await instance();
+        const shop = site('site_a');
+        await sites.create(shop);
+        expect(await sites.find('site_a')).toEqual(shop);
+        expect(await sites.findCached('site_a')).toEqual(shop);
+        expect(await sites.findByPublishableKey(shop.publishableKey)).toEqual(shop);
+        expect(await sites.list()).toEqual([shop]);
+        expect(await sites.find('site_none')).toBeNull();
+        expect(await sites.findByPublishableKey('vg_live_pk_none')).toBeNull();
+      });
+
+      it('an update reaches the other instance’s cached copies', async () => {
+        const a = await instance();
+        const b = await instance();
+        await a.sites.create(site('site_b'));
+        expect((await b.sites.findCached('site_b'))?.name).toBe('Shop');
+        expect((await b.sites.findByPublishableKey('vg_live_pk_site_b'))?.name).toBe('Shop');
+        await a.sites.update(site('site_b', { name: 'Renamed' }));
+        await eventually('the rename to reach b', async () => (await b.sites.findCached('site_b'))?.name === 'Renamed');
+        expect((await b.sites.findByPublishableKey('vg_live_pk_site_b'))?.name).toBe('Renamed');
+      });
+    });
+
+    describe('ApiKeyStore', () => {
+      it('finds a key by hash and by id, lists it with when it was last used', async () => {
+        const { apiKeys } = await instance();
+        const record = apiKey('key_a', 'site_a');
+        await apiKeys.create('hash-a', record);
+        expect(await apiKeys.findByHash('hash-a')).toEqual(record);
+        expect(await apiKeys.findByKeyId('site_a', 'key_a')).toEqual({ keyHash: 'hash-a', record });
+        expect(await apiKeys.listForSite('site_a')).toEqual([{ record, lastUsedAt: null }]);
+        await apiKeys.recordUse('key_a', 12345);
+        expect(await apiKeys.listForSite('site_a')).toEqual([{ record, lastUsedAt: 12345 }]);
+        expect(await apiKeys.findByHash('hash-none')).toBeNull();
+        expect(await apiKeys.findByKeyId('site_a', 'key_none')).toBeNull();
+        expect(await apiKeys.listForSite('site_none')).toEqual([]);
+      });
+
+      it('a revocation reaches the other instance’s cached copy', async () => {
+        const a = await instance();
+        const b = await instance();
+        await a.apiKeys.create('hash-b', apiKey('key_b', 'site_a'));
+        expect((await b.apiKeys.findByHash('hash-b'))?.revokedAt).toBeNull();
+        await a.apiKeys.update('hash-b', { ...apiKey('key_b', 'site_a'), revokedAt: clock.now() });
+        await eventually('the revocation to reach b', async () => (await b.apiKeys.findByHash('hash-b'))?.revokedAt !== null);
+      });
+    });
+
+    describe('UserStore and SessionStore', () => {
+      it('a session is found by id, by token hash and under its user; ending it removes all three', async () => {
+        const { users, sessions, sessionAndUser } = await instance();
+        await users.save('site_a', user('ada'));
+        const s = session('sess_1', 'site_a', 'ada');
+        await sessions.create(s);
+        expect(await sessions.find('site_a', 'sess_1')).toEqual(s);
+        expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(s);
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([s]);
+        expect(await sessionAndUser.readSessionAndUser('site_a', 'sess_1', 'ada')).toEqual({ session: s, user: user('ada') });
+
+        const touched = { ...s, lastActiveAt: s.lastActiveAt + 60_000 };
+        await sessions.touch(touched);
+        expect(await sessions.find('site_a', 'sess_1')).toEqual(touched);
+
+        await sessions.end(touched);
+        expect(await sessions.find('site_a', 'sess_1')).toBeNull();
+        expect(await sessions.findByTokenHash(s.tokenHash)).toBeNull();
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
+        expect(await sessionAndUser.readSessionAndUser('site_a', 'sess_1', 'ada')).toEqual({ session: null, user: user('ada') });
+      });
+
+      it('ends every session of a user at once, and no other user’s', async () => {
+        const { users, sessions } = await instance();
+        await users.save('site_a', user('ada'));
+        await users.save('site_a', user('bob'));
+        const mine = [session('sess_a1', 'site_a', 'ada'), session('sess_a2', 'site_a', 'ada')];
+        const theirs = session('sess_b1', 'site_a', 'bob');
+        for (const s of [...mine, theirs]) await sessions.create(s);
+        await sessions.endAllForUser('site_a', 'ada');
+        for (const s of mine) {
+          expect(await sessions.find('site_a', s.sessionId)).toBeNull();
+          expect(await sessions.findByTokenHash(s.tokenHash)).toBeNull();
+        }
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
+        expect(await users.find('site_a', 'ada')).toEqual(user('ada'));
+        expect(await sessions.findByTokenHash(theirs.tokenHash)).toEqual(theirs);
+      });
+
+      it('deletes a user with every session of theirs in one operation', async () => {
+        const { users, sessions, sessionAndUser } = await instance();
+        await users.save('site_a', user('ada'));
+        const s = session('sess_c1', 'site_a', 'ada');
+        await sessions.create(s);
+        await users.deleteWithSessions('site_a', 'ada');
+        expect(await sessionAndUser.readSessionAndUser('site_a', 'sess_c1', 'ada')).toEqual({ session: null, user: null });
+        expect(await sessions.findByTokenHash(s.tokenHash)).toBeNull();
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
+      });
+
+      it('nothing of a session outlives it', async () => {
+        const { users, sessions } = await instance();
+        await users.save('site_a', user('ada'));
+        const s = session('sess_d1', 'site_a', 'ada', 200);
+        await sessions.create(s);
+        expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(s);
+        opts.advanceTime?.(201);
+        await pollUntil(
+          async () => [await sessions.find('site_a', 'sess_d1'), await sessions.findByTokenHash(s.tokenHash)],
+          ([record, byToken]) => record === null && byToken === null,
+          { what: 'the session and its token pointer to expire', timeoutMs: 5000, intervalMs: 20 },
+        );
+        // Its id is pruned from the user's index once its record is gone.
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
+      });
+    });
+
+    describe('KeyringStore', () => {
+      it('keeps the first keyring made, and a replacement reaches the other instance', async () => {
+        const a = await instance();
+        const b = await instance();
+        expect(await a.keyring.read()).toBeNull();
+        const first = await a.keyring.createIfAbsent(keyring('live_one'));
+        expect(await b.keyring.createIfAbsent(keyring('live_two'))).toEqual(first);
+        expect((await b.keyring.read())?.currentKid).toBe('live_one');
+        await a.keyring.replace(keyring('live_three'));
+        await eventually('the rotation to reach b', async () => (await b.keyring.read())?.currentKid === 'live_three');
+      });
+    });
+
+    it('every port method rejects with StoreUnavailableError when the store cannot answer, never "absent"', async () => {
+      const r = await instance();
+      await (opened[opened.length - 1] as { kv: KvStore }).kv.close();
+      const calls: [string, () => Promise<unknown>][] = [
+        ['sites.find', () => r.sites.find('site_a')],
+        ['sites.findCached', () => r.sites.findCached('site_a')],
+        ['sites.findByPublishableKey', () => r.sites.findByPublishableKey('vg_live_pk_x')],
+        ['sites.list', () => r.sites.list()],
+        ['sites.create', () => r.sites.create(site('site_x'))],
+        ['sites.update', () => r.sites.update(site('site_x'))],
+        ['apiKeys.findByHash', () => r.apiKeys.findByHash('h')],
+        ['apiKeys.findByKeyId', () => r.apiKeys.findByKeyId('site_a', 'key_a')],
+        ['apiKeys.listForSite', () => r.apiKeys.listForSite('site_a')],
+        ['apiKeys.create', () => r.apiKeys.create('h', apiKey('key_x', 'site_a'))],
+        ['apiKeys.update', () => r.apiKeys.update('h', apiKey('key_x', 'site_a'))],
+        ['apiKeys.recordUse', () => r.apiKeys.recordUse('key_x', 1)],
+        ['users.find', () => r.users.find('site_a', 'ada')],
+        ['users.save', () => r.users.save('site_a', user('ada'))],
+        ['users.deleteWithSessions', () => r.users.deleteWithSessions('site_a', 'ada')],
+        ['sessions.create', () => r.sessions.create(session('sess_x', 'site_a', 'ada'))],
+        ['sessions.find', () => r.sessions.find('site_a', 'sess_x')],
+        ['sessions.findByTokenHash', () => r.sessions.findByTokenHash('h')],
+        ['sessions.touch', () => r.sessions.touch(session('sess_x', 'site_a', 'ada'))],
+        ['sessions.end', () => r.sessions.end(session('sess_x', 'site_a', 'ada'))],
+        ['sessions.listForUser', () => r.sessions.listForUser('site_a', 'ada')],
+        ['sessions.endAllForUser', () => r.sessions.endAllForUser('site_a', 'ada')],
+        ['keyring.read', () => r.keyring.read({ fresh: true })],
+        ['keyring.createIfAbsent', () => r.keyring.createIfAbsent(keyring('live_x'))],
+        ['keyring.replace', () => r.keyring.replace(keyring('live_x'))],
+        ['sessionAndUser.readSessionAndUser', () => r.sessionAndUser.readSessionAndUser('site_a', 'sess_x', 'ada')],
+        ['health.ping', () => r.health.ping()],
+      ];
+      for (const [what, call] of calls) {
+        await expect(call().then(() => `${what} resolved`, (err: unknown) => (err instanceof StoreUnavailableError ? 'refused' : `${what}: ${String(err)}`))).resolves.toBe('refused');
+      }
+    });
+  });
+}
