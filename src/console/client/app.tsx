@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
+import { Route, Router, Switch, useLocation } from 'wouter-preact';
 import { api, consoleSession, onSignedOut, setCsrfToken } from './api';
 import { ConsoleSession, isRoot, useConsole, type ConsoleContext } from './session';
 import { ENVIRONMENTS, type Environment, type EnvironmentInfo, type SessionInfo } from './wire';
@@ -15,6 +15,7 @@ import { WebhookDeliveries } from './pages/webhook-deliveries';
 import { AdminTokens } from './pages/admin-tokens';
 import { NotFound } from './pages/not-found';
 import { EnvironmentGate } from './pages/environment-gate';
+import { href, navigate, useHashLocation } from './routing';
 
 type State =
   | { phase: 'loading' }
@@ -68,29 +69,29 @@ export function App() {
   };
   return (
     <ConsoleSession.Provider value={context}>
-      <LocationProvider scope="/console/">
+      <Router hook={useHashLocation}>
         <Shell />
-      </LocationProvider>
+      </Router>
     </ConsoleSession.Provider>
   );
 }
 
-/** The environment named by the current path, if any (`/console/<env>/…`). */
+/** The environment named by the current path, if any (`/<env>/…` in the fragment). */
 function currentEnvironment(path: string): Environment | null {
-  const segment = path.split('/')[2];
+  const segment = path.split('/')[1];
   return segment === 'live' || segment === 'sandbox' ? segment : null;
 }
 
 /** The same kind of page in the other environment; records (a site, a user) do not cross over. */
 function switchedPath(path: string, to: Environment): string {
-  const section = path.split('/')[3];
-  if (section === 'sites' || section === 'signing-keys' || section === 'audit-log') return `/console/${to}/${section}`;
-  return `/console/${to}/`;
+  const section = path.split('/')[2];
+  if (section === 'sites' || section === 'signing-keys' || section === 'audit-log') return `/${to}/${section}`;
+  return `/${to}`;
 }
 
 function EnvironmentSwitch({ current }: { current: Environment | null }) {
   const { environments } = useConsole();
-  const location = useLocation();
+  const [path] = useLocation();
   return (
     <fieldset class="env-switch">
       <legend>Environment</legend>
@@ -101,7 +102,7 @@ function EnvironmentSwitch({ current }: { current: Environment | null }) {
             name="environment"
             value={environment}
             checked={current === environment}
-            onChange={() => location.route(switchedPath(location.path, environment))}
+            onChange={() => navigate(switchedPath(path, environment))}
           />
           {environment === 'live' ? 'Live' : 'Sandbox'}
         </label>
@@ -110,12 +111,12 @@ function EnvironmentSwitch({ current }: { current: Environment | null }) {
   );
 }
 
-function NavLink({ href, children }: { href: string; children: string }) {
-  const { path } = useLocation();
-  const normalized = href.replace(/\/+$/, '') || '/';
-  const active = path === normalized || (normalized.split('/').length > 3 && path.startsWith(`${normalized}/`));
+/** A link of the main navigation; the current section's says so (`aria-current="page"`). */
+function NavLink({ to, children }: { to: string; children: string }) {
+  const [path] = useLocation();
+  const active = path === to || (to.split('/').length > 2 && path.startsWith(`${to}/`));
   return (
-    <a href={href} aria-current={active ? 'page' : undefined}>
+    <a href={href(to)} aria-current={active ? 'page' : undefined}>
       {children}
     </a>
   );
@@ -133,13 +134,12 @@ const pages = {
   auditLog: EnvironmentGate(AuditLog),
 };
 
-/** `/console/`: on to the first environment (sandbox when it may). */
+/** `#/`: on to the first environment (sandbox when it may). */
 function Home() {
   const { environments } = useConsole();
-  const { route } = useLocation();
   const first = environments[0]?.environment;
   useEffect(() => {
-    if (first) route(`/console/${first}/`, true);
+    if (first) navigate(`/${first}`, { replace: true });
   }, [first]);
   return first ? null : (
     <div class="notice" role="status">
@@ -150,17 +150,25 @@ function Home() {
 
 function Shell() {
   const ctx = useConsole();
-  const { path } = useLocation();
+  const [path] = useLocation();
   const env = currentEnvironment(path) ?? ctx.environments[0]?.environment ?? null;
 
   const { principal } = ctx;
   return (
     <div class={`shell env-${env ?? 'none'}`}>
-      <a class="skip-link" href="#main">
+      {/* The fragment holds the page's path, so the skip link moves focus itself instead of changing it. */}
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="banner">
-        <a class="brand" href={env ? `/console/${env}/` : '/console/'}>
+        <a class="brand" href={href(env ? `/${env}` : '/')}>
           verigate console
         </a>
         <EnvironmentSwitch current={currentEnvironment(path)} />
@@ -179,39 +187,39 @@ function Shell() {
           {env && (
             <ul>
               <li>
-                <NavLink href={`/console/${env}/`}>Overview</NavLink>
+                <NavLink to={`/${env}`}>Overview</NavLink>
               </li>
               <li>
-                <NavLink href={`/console/${env}/sites`}>Sites</NavLink>
+                <NavLink to={`/${env}/sites`}>Sites</NavLink>
               </li>
               <li>
-                <NavLink href={`/console/${env}/signing-keys`}>Signing keys</NavLink>
+                <NavLink to={`/${env}/signing-keys`}>Signing keys</NavLink>
               </li>
               <li>
-                <NavLink href={`/console/${env}/audit-log`}>Audit log</NavLink>
+                <NavLink to={`/${env}/audit-log`}>Audit log</NavLink>
               </li>
               {isRoot(principal) && (
                 <li>
-                  <NavLink href="/console/admin-tokens">Admin tokens</NavLink>
+                  <NavLink to="/admin-tokens">Admin tokens</NavLink>
                 </li>
               )}
             </ul>
           )}
         </nav>
         <main id="main" tabIndex={-1}>
-          <Router>
-            <Route path="/console" component={Home} />
-            <Route path="/console/admin-tokens" component={AdminTokens} />
-            <Route path="/console/:env" component={pages.overview} />
-            <Route path="/console/:env/sites" component={pages.sites} />
-            <Route path="/console/:env/sites/:siteId" component={pages.site} />
-            <Route path="/console/:env/sites/:siteId/users" component={pages.users} />
-            <Route path="/console/:env/sites/:siteId/users/:userId" component={pages.user} />
-            <Route path="/console/:env/sites/:siteId/webhook-endpoints/:endpointId" component={pages.deliveries} />
-            <Route path="/console/:env/signing-keys" component={pages.signingKeys} />
-            <Route path="/console/:env/audit-log" component={pages.auditLog} />
-            <Route default component={NotFound} />
-          </Router>
+          <Switch>
+            <Route path="/" component={Home} />
+            <Route path="/admin-tokens" component={AdminTokens} />
+            <Route path="/:env" component={pages.overview} />
+            <Route path="/:env/sites" component={pages.sites} />
+            <Route path="/:env/sites/:siteId" component={pages.site} />
+            <Route path="/:env/sites/:siteId/users" component={pages.users} />
+            <Route path="/:env/sites/:siteId/users/:userId" component={pages.user} />
+            <Route path="/:env/sites/:siteId/webhook-endpoints/:endpointId" component={pages.deliveries} />
+            <Route path="/:env/signing-keys" component={pages.signingKeys} />
+            <Route path="/:env/audit-log" component={pages.auditLog} />
+            <Route component={NotFound} />
+          </Switch>
         </main>
       </div>
     </div>

@@ -85,3 +85,60 @@ export function useInterval(tick: () => void, ms: number): void {
     return () => clearInterval(id);
   }, [ms]);
 }
+
+export interface Pages<T> {
+  /** Every item loaded so far; null until the first page is in. */
+  readonly items: T[] | null;
+  readonly error: ApiError | null;
+  readonly busy: boolean;
+  /** True while the gateway says there is more. */
+  readonly hasMore: boolean;
+  /** Loads the next page and appends it. */
+  more(): Promise<void>;
+}
+
+/**
+ * A cursor-paged list (`{…, nextCursor}`): the first page when `deps`
+ * change, the next one on `more()`; an answer for an older `deps` is dropped.
+ */
+export function usePages<T>(
+  loadPage: (cursor: string | null) => Promise<{ items: T[]; nextCursor: string | null }>,
+  deps: readonly unknown[],
+): Pages<T> {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const generation = useRef(0);
+  const loader = useRef(loadPage);
+  loader.current = loadPage;
+  const load = useCallback(async (after: string | null) => {
+    const mine = after === null ? ++generation.current : generation.current;
+    setBusy(true);
+    setError(null);
+    try {
+      const page = await loader.current(after);
+      if (mine !== generation.current) return;
+      setItems((prev) => (after !== null && prev ? [...prev, ...page.items] : page.items));
+      setCursor(page.nextCursor);
+    } catch (err) {
+      if (mine === generation.current) setError(asApiError(err));
+    } finally {
+      if (mine === generation.current) setBusy(false);
+    }
+  }, []);
+  useEffect(() => {
+    setItems(null);
+    setCursor(null);
+    void load(null);
+  }, deps);
+  return {
+    items,
+    error,
+    busy,
+    hasMore: cursor !== null,
+    more: async () => {
+      if (cursor !== null && !busy) await load(cursor);
+    },
+  };
+}

@@ -1,6 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, envPath, query, type ApiError } from '../api';
-import { asApiError } from '../hooks';
+import { api, envPath, query } from '../api';
+import { usePages } from '../hooks';
 import type { AuditEvent } from '../wire';
 import { formatInstant } from '../format';
 import { ErrorMessage } from '../components/error-message';
@@ -30,29 +29,11 @@ function pageOf(body: unknown): { events: AuditEvent[]; nextCursor: string | nul
 }
 
 export function AuditLog({ env }: EnvironmentPageProps) {
-  const [events, setEvents] = useState<AuditEvent[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const load = async (after: string | null) => {
-    if (after && busy) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const page = pageOf(await api.get<unknown>(`${envPath(env, 'audit-events')}${query({ cursor: after, limit: PAGE_SIZE })}`));
-      setEvents((prev) => (after && prev ? [...prev, ...page.events] : page.events));
-      setCursor(page.nextCursor);
-    } catch (err) {
-      setError(asApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  useEffect(() => {
-    setEvents(null);
-    void load(null);
+  const pages = usePages(async (cursor) => {
+    const page = pageOf(await api.get<unknown>(`${envPath(env, 'audit-events')}${query({ cursor, limit: PAGE_SIZE })}`));
+    return { items: page.events, nextCursor: page.nextCursor };
   }, [env]);
+  const { items: events, error } = pages;
 
   return (
     <Page title="Audit log">
@@ -89,8 +70,8 @@ export function AuditLog({ env }: EnvironmentPageProps) {
           </tbody>
         </table>
       )}
-      {cursor && (
-        <button type="button" onClick={() => void load(cursor)} aria-disabled={busy || undefined}>
+      {pages.hasMore && (
+        <button type="button" onClick={() => void pages.more()} aria-disabled={pages.busy || undefined}>
           Load older events
         </button>
       )}

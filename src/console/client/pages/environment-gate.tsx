@@ -2,6 +2,7 @@ import type { ComponentType } from 'preact';
 import { useConsole } from '../session';
 import type { Environment } from '../wire';
 import { Page } from '../components/page';
+import { decodeSegment } from '../routing';
 
 export interface EnvironmentPageProps {
   readonly env: Environment;
@@ -14,8 +15,11 @@ export interface EnvironmentPageProps {
  * (the admin API would refuse it anyway, with `forbidden` or `not_found`).
  */
 export function EnvironmentGate(Inner: ComponentType<EnvironmentPageProps>) {
-  return function GatedPage({ params }: { params: Record<string, string> }) {
+  return function GatedPage({ params: raw }: { params: Record<string, string | undefined> }) {
     const { environments } = useConsole();
+    const params = Object.fromEntries(
+      Object.entries(raw).flatMap(([k, v]) => (v === undefined ? [] : [[k, decodeSegment(v)]])),
+    ) as Record<string, string>;
     const env = params.env;
     if (env !== 'live' && env !== 'sandbox') {
       return (

@@ -4,7 +4,7 @@ export function NotFound() {
   return (
     <Page title="Page not found">
       <p>
-        There is no such page in the console. <a href="/console/">Go to the overview</a>.
+        There is no such page in the console. <a href="#/">Go to the overview</a>.
       </p>
     </Page>
   );

@@ -22,7 +22,7 @@ export function Overview({ env }: EnvironmentPageProps) {
         <dt>Sites</dt>
         <dd>
           {sites.data ? (
-            <a href={`/console/${env}/sites`}>
+            <a href={`#/${env}/sites`}>
               {sites.data.sites.length} site{sites.data.sites.length === 1 ? '' : 's'}
             </a>
           ) : sites.error ? (

@@ -9,6 +9,7 @@ import { ErrorMessage } from '../components/error-message';
 import { Loading, Section } from '../components/page';
 import { SecretDialog, type ShownSecret } from '../components/secret-dialog';
 import { Unavailable } from '../components/unavailable';
+import { segment } from '../routing';
 
 /** The list of endpoints, whichever member the gateway names it by. */
 export function endpointsOf(body: unknown): WebhookEndpoint[] {
@@ -80,7 +81,7 @@ export function WebhookEndpointsSection({ env, siteId }: { env: Environment; sit
                 <td>{endpoint.eventTypes?.length ? endpoint.eventTypes.join(', ') : 'all'}</td>
                 <td>{formatInstant(endpoint.createdAt)}</td>
                 <td class="actions">
-                  <a href={`/console/${env}/sites/${encodeURIComponent(siteId)}/webhook-endpoints/${encodeURIComponent(endpoint.endpointId)}`}>
+                  <a href={`#/${env}/sites/${segment(siteId)}/webhook-endpoints/${segment(endpoint.endpointId)}`}>
                     Deliveries
                   </a>
                   {writable && (

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { useLocation } from 'preact-iso';
+import { navigate, segment } from '../routing';
 import { api, envPath } from '../api';
 import { useAction, useResource } from '../hooks';
 import { canWrite, useConsole } from '../session';
@@ -23,7 +23,7 @@ export function SiteDetail({ env, params }: EnvironmentPageProps) {
       <Page title="Site unavailable">
         <ErrorMessage error={site.error} prefix={`Site ${siteId}`} />
         <p>
-          <a href={`/console/${env}/sites`}>Back to the sites</a>
+          <a href={`#/${env}/sites`}>Back to the sites</a>
         </p>
       </Page>
     );
@@ -54,7 +54,7 @@ export function SiteDetail({ env, params }: EnvironmentPageProps) {
         <dd>{formatInstant(data.createdAt)}</dd>
       </dl>
       <p>
-        <a href={`/console/${env}/sites/${encodeURIComponent(siteId)}/users`}>Users of {data.name}</a>
+        <a href={`#/${env}/sites/${segment(siteId)}/users`}>Users of {data.name}</a>
       </p>
       <SettingsSection env={env} site={data} onSaved={() => void site.reload()} />
       <ApiKeysSection env={env} siteId={siteId} />
@@ -137,7 +137,6 @@ function SettingsSection({ env, site, onSaved }: { env: EnvironmentPageProps['en
 
 function DeleteSiteSection({ env, site }: { env: EnvironmentPageProps['env']; site: Site }) {
   const { principal } = useConsole();
-  const { route } = useLocation();
   const [confirming, setConfirming] = useState(false);
   if (!canWrite(principal)) return null;
   return (
@@ -154,7 +153,7 @@ function DeleteSiteSection({ env, site }: { env: EnvironmentPageProps['env']; si
         onClose={() => setConfirming(false)}
         onConfirm={async () => {
           await api.delete(envPath(env, 'sites', site.siteId));
-          route(`/console/${env}/sites`);
+          navigate(`/${env}/sites`);
         }}
       >
         <p>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { useLocation } from 'preact-iso';
+import { navigate, segment } from '../routing';
 import { api, envPath } from '../api';
 import { useAction, useResource } from '../hooks';
 import { canWrite, useConsole } from '../session';
@@ -19,13 +19,12 @@ export function parseOrigins(text: string): string[] {
 
 export function Sites({ env }: EnvironmentPageProps) {
   const { principal } = useConsole();
-  const { route } = useLocation();
   const sites = useResource(() => api.get<{ sites: Site[] }>(envPath(env, 'sites')), [env]);
   const [name, setName] = useState('');
   const [origins, setOrigins] = useState('');
   const create = useAction(async () => {
     const site = await api.post<CreatedSite>(envPath(env, 'sites'), { name: name.trim(), allowedOrigins: parseOrigins(origins) });
-    route(`/console/${env}/sites/${encodeURIComponent(site.siteId)}`);
+    navigate(`/${env}/sites/${segment(site.siteId)}`);
   });
   // A token limited to some sites cannot create one (the new site would be outside its scope).
   const mayCreate = canWrite(principal) && principal.siteIds === null;
@@ -51,7 +50,7 @@ export function Sites({ env }: EnvironmentPageProps) {
               {sites.data.sites.map((site) => (
                 <tr key={site.siteId}>
                   <th scope="row">
-                    <a href={`/console/${env}/sites/${encodeURIComponent(site.siteId)}`}>{site.name}</a>
+                    <a href={`#/${env}/sites/${segment(site.siteId)}`}>{site.name}</a>
                   </th>
                   <td>
                     <code>{site.siteId}</code>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { useLocation } from 'preact-iso';
+import { navigate, segment } from '../routing';
 import { api, envPath } from '../api';
 import { useAction, useResource } from '../hooks';
 import { canWrite, useConsole } from '../session';
@@ -15,7 +15,7 @@ export function UserDetail({ env, params }: EnvironmentPageProps) {
   const userId = params.userId ?? '';
   const path = (...rest: string[]) => envPath(env, 'sites', siteId, 'users', userId, ...rest);
   const user = useResource(() => api.get<User>(path()), [env, siteId, userId]);
-  const siteBase = `/console/${env}/sites/${encodeURIComponent(siteId)}`;
+  const siteBase = `#/${env}/sites/${segment(siteId)}`;
   if (user.error && !user.data) {
     return (
       <Page title="User unavailable">
@@ -209,7 +209,6 @@ function SessionsSection({ path }: { path: PathOf }) {
 
 function DeleteUserSection({ env, siteId, user, path }: { env: Environment; siteId: string; user: User; path: PathOf }) {
   const { principal } = useConsole();
-  const { route } = useLocation();
   const [confirming, setConfirming] = useState(false);
   if (!canWrite(principal)) return null;
   return (
@@ -225,7 +224,7 @@ function DeleteUserSection({ env, siteId, user, path }: { env: Environment; site
         onClose={() => setConfirming(false)}
         onConfirm={async () => {
           await api.delete(path());
-          route(`/console/${env}/sites/${encodeURIComponent(siteId)}/users`);
+          navigate(`/${env}/sites/${segment(siteId)}/users`);
         }}
       >
         <p>The user and all of their sessions are deleted. A later sign-in creates the user afresh.</p>

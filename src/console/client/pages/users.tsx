@@ -1,53 +1,31 @@
-import { useEffect, useState } from 'preact/hooks';
-import { useLocation } from 'preact-iso';
+import { useState } from 'preact/hooks';
 import { api, envPath, query } from '../api';
-import { asApiError, useResource } from '../hooks';
-import type { ApiError } from '../api';
-import type { Site, User, UserPage } from '../wire';
+import { usePages, useResource } from '../hooks';
+import type { Site, UserPage } from '../wire';
 import { formatInstant } from '../format';
 import { ErrorMessage } from '../components/error-message';
 import { Loading, Page, Section } from '../components/page';
 import type { EnvironmentPageProps } from './environment-gate';
+import { segment } from '../routing';
 
 const PAGE_SIZE = 25;
 
-/** Users of a site: prefix search on user id or email, a page at a time; the query lives in the URL. */
+/** Users of a site: prefix search on user id or email, a page at a time. */
 export function Users({ env, params }: EnvironmentPageProps) {
   const siteId = params.siteId ?? '';
-  const location = useLocation();
-  const current = location.query.query ?? '';
+  const [current, setCurrent] = useState('');
+  // Searching the same words again loads afresh.
+  const [searches, setSearches] = useState(0);
   const site = useResource(() => api.get<Site>(envPath(env, 'sites', siteId)), [env, siteId]);
   const [text, setText] = useState(current);
-  const [users, setUsers] = useState<User[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const load = async (after: string | null) => {
-    if (after && busy) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const page = await api.get<UserPage>(
-        `${envPath(env, 'sites', siteId, 'users')}${query({ query: current, cursor: after, limit: PAGE_SIZE })}`,
-      );
-      setUsers((prev) => (after && prev ? [...prev, ...page.users] : page.users));
-      setCursor(page.nextCursor);
-    } catch (err) {
-      setError(asApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  useEffect(() => {
-    setText(current);
-    setUsers(null);
-    void load(null);
-  }, [env, siteId, current]);
+  const pages = usePages(async (cursor) => {
+    const page = await api.get<UserPage>(`${envPath(env, 'sites', siteId, 'users')}${query({ query: current, cursor, limit: PAGE_SIZE })}`);
+    return { items: page.users, nextCursor: page.nextCursor };
+  }, [env, siteId, current, searches]);
+  const { items: users, error } = pages;
 
   const siteName = site.data?.name ?? siteId;
-  const base = `/console/${env}/sites/${encodeURIComponent(siteId)}`;
+  const base = `#/${env}/sites/${segment(siteId)}`;
   return (
     <Page title={`Users of ${siteName}`}>
       <p>
@@ -59,7 +37,8 @@ export function Users({ env, params }: EnvironmentPageProps) {
         class="inline-form"
         onSubmit={(e) => {
           e.preventDefault();
-          location.route(`${base}/users${query({ query: text.trim() })}`);
+          setCurrent(text.trim());
+          setSearches((n) => n + 1);
         }}
       >
         <div class="field">
@@ -99,7 +78,7 @@ export function Users({ env, params }: EnvironmentPageProps) {
               {users.map((user) => (
                 <tr key={user.userId}>
                   <th scope="row">
-                    <a href={`${base}/users/${encodeURIComponent(user.userId)}`}>{user.userId}</a>
+                    <a href={`${base}/users/${segment(user.userId)}`}>{user.userId}</a>
                   </th>
                   <td>{user.email ?? ''}</td>
                   <td>{user.name ?? ''}</td>
@@ -110,8 +89,8 @@ export function Users({ env, params }: EnvironmentPageProps) {
             </tbody>
           </table>
         )}
-        {cursor && (
-          <button type="button" onClick={() => void load(cursor)} aria-disabled={busy || undefined}>
+        {pages.hasMore && (
+          <button type="button" onClick={() => void pages.more()} aria-disabled={pages.busy || undefined}>
             Load more users
           </button>
         )}

@@ -8,6 +8,7 @@ import { ErrorMessage } from '../components/error-message';
 import { Loading, Page } from '../components/page';
 import { Unavailable } from '../components/unavailable';
 import type { EnvironmentPageProps } from './environment-gate';
+import { segment } from '../routing';
 
 function deliveriesOf(body: unknown): WebhookDelivery[] {
   if (Array.isArray(body)) return body as WebhookDelivery[];
@@ -29,7 +30,7 @@ export function WebhookDeliveries({ env, params }: EnvironmentPageProps) {
     setResent(`Event ${eventId} queued again.`);
     await deliveries.reload();
   });
-  const back = `/console/${env}/sites/${encodeURIComponent(siteId)}`;
+  const back = `#/${env}/sites/${segment(siteId)}`;
   const unavailable = endpoint.error?.unavailable || deliveries.error?.unavailable;
   return (
     <Page title="Webhook deliveries">
