@@ -6,16 +6,15 @@
  * fail) and keeps a screenshot of each scanned page in
  * test/artifacts/console/ (gitignored; CI keeps it as an artifact).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
+export { buildConsoleAssets } from './console-assets';
+
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CONSOLE_ARTIFACTS = resolve(__dirname, '../artifacts/console');
-const ROOT = resolve(__dirname, '../..');
 
 /** The flags every headless run uses (the brief's list; no network of Chromium's own). */
 export const CHROMIUM_ARGS = [
@@ -27,16 +26,6 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-quic',
 ];
-
-/**
- * Builds the console (scripts/build-console.js, as `npm run build` does)
- * into a fresh temporary directory and returns it; `remove()` deletes it.
- */
-export function buildConsoleAssets(): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'verigate-console-'));
-  execFileSync(process.execPath, ['scripts/build-console.js', '--outdir', dir], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'] });
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 export interface AxeFinding {
   id: string;
