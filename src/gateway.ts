@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import { createDomain, type Domain } from './domain';
+import { AdminAccess } from './domain/admin-access';
+import { loadConsoleAssets } from './http/console-assets';
 import { systemClock, type Clock } from './domain/clock';
 import { ENVIRONMENTS, type Environment } from './domain/environments';
 import { createAdminListener, createEnvironmentListener, type BuiltListener } from './http/listeners';
@@ -34,6 +36,10 @@ export interface GatewayOptions {
   readonly memoryBackend?: MemoryBackend;
   /** Redis only: extra client options (ioredis overrides, connect timeout) over the configured command timeout. */
   readonly redis?: RedisClientOptions;
+  /** Where the built console is (scripts/build-console.js); default dist/console. */
+  readonly consoleAssetsDir?: string;
+  /** How often each environment's exchange counts go to the store (default 1000 ms). */
+  readonly exchangeCountsFlushMs?: number;
 }
 
 /** A whole gateway, built but not yet listening (see {@link createGateway}). */
@@ -104,6 +110,9 @@ export class InFlightResponses {
 const OPENAPI_PATH = resolve(__dirname, '..', 'openapi.yaml');
 // The browser SDK script, as @verigate/browser builds it (scripts/build-sdk.js).
 const SDK_PATH = resolve(__dirname, '..', 'packages', 'browser', 'dist', 'verigate.js');
+const CONSOLE_DIR = resolve(__dirname, '..', 'dist', 'console');
+/** How often each instance adds the exchanges it counted to the store (the console's chart). */
+const EXCHANGE_COUNTS_FLUSH_MS = 1000;
 /** Longer than any load balancer's idle timeout (AWS ALB: 60 s), so the balancer closes first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
@@ -162,6 +171,24 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     });
   }
 
+  const access = new AdminAccess({
+    rootToken: config.adminToken,
+    masterKey: config.masterKey,
+    clock,
+    stores: Object.fromEntries(environments.map((env) => [env, records[env] as RecordStores])),
+    siteExists: async (env, siteId) => (await domains[env]?.sites.findSite(siteId)) != null,
+  });
+  const consoleAssets = loadConsoleAssets(options.consoleAssetsDir ?? CONSOLE_DIR);
+  let flushTimer: NodeJS.Timeout | null = null;
+  const flushExchangeCounts = (): Promise<unknown> =>
+    Promise.all(
+      environments.map((env) =>
+        domains[env]?.exchangeStats
+          .flush()
+          .catch((err: unknown) => log.warn({ environment: env, err: err instanceof Error ? err.message : String(err) }, 'exchange counts not written')),
+      ),
+    );
+
   let draining = false;
   const isDraining = (): boolean => draining;
   const servers: Partial<Record<Listener, Server>> = {};
@@ -213,7 +240,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     const built = createAdminListener({
       domains,
       health: environments.map((env) => (records[env] as RecordStores).health),
-      adminToken: config.adminToken,
+      access,
+      publicUrls: config.publicUrls,
+      consoleAssets,
       log: log.child({ listener: 'admin' }),
       metrics,
       openapiYaml,
@@ -236,6 +265,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     );
   let stopped: Promise<void> | null = null;
   const stopStores = async (): Promise<void> => {
+    if (flushTimer) clearInterval(flushTimer);
+    flushTimer = null;
+    await flushExchangeCounts();
     await Promise.allSettled(environments.map((env) => records[env]?.stop()));
     await Promise.allSettled(environments.map((env) => stores[env]?.close()));
   };
@@ -255,6 +287,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
     async start() {
       await Promise.all(environments.map((env) => records[env]?.start()));
+      if (!flushTimer) {
+        flushTimer = setInterval(() => void flushExchangeCounts(), options.exchangeCountsFlushMs ?? EXCHANGE_COUNTS_FLUSH_MS);
+        flushTimer.unref();
+      }
     },
     async listen() {
       const urls: Partial<Record<Listener, string>> = {};

@@ -63,6 +63,25 @@ export function parseCredential(value: string, kind: CredentialKind): Credential
   return { ok: true, environment, kind };
 }
 
+const ADMIN_TOKEN_RE = /^vg_admin_[0-9A-Za-z]{38}$/;
+
+/**
+ * A scoped admin token: `vg_admin_` + 32 base62 random chars + 6 base62
+ * chars of the CRC32 of everything before them, the shape of every other
+ * credential (no environment in it: one token may cover both).
+ */
+export function generateAdminToken(): string {
+  const body = `vg_admin_${randomBase62(RANDOM_LENGTH)}`;
+  return body + checksum(body);
+}
+
+/** Shape and checksum of a scoped admin token; no store lookup. */
+export function isWellFormedAdminToken(value: string): boolean {
+  if (!ADMIN_TOKEN_RE.test(value)) return false;
+  const split = value.length - CHECKSUM_LENGTH;
+  return checksum(value.slice(0, split)) === value.slice(split);
+}
+
 /** Identity secret: `vg_<env>_is_` + 43 base62 chars (SPEC §2). The HMAC key is the whole string. */
 export function generateIdentitySecret(env: Environment): string {
   return `vg_${env}_is_${randomBase62(43)}`;

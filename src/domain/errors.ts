@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'site_not_found'
   | 'user_not_found'
   | 'api_key_not_found'
+  | 'forbidden'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -47,6 +48,7 @@ export const ERROR_STATUS = {
   site_not_found: 404,
   user_not_found: 404,
   api_key_not_found: 404,
+  forbidden: 403,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -71,6 +73,7 @@ export const ERROR_TITLES = {
   site_not_found: 'Site not found',
   user_not_found: 'User not found',
   api_key_not_found: 'API key not found',
+  forbidden: 'Outside what this admin token may do',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

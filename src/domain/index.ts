@@ -3,6 +3,7 @@ import type { Clock } from './clock';
 import type { DomainContext } from './context';
 import type { Environment } from './environments';
 import { Exchange } from './exchange';
+import { ExchangeStats } from './exchange-stats';
 import type { DomainStores } from './ports';
 import type { SiteRecord } from './records';
 import { SecretBox } from './secrets';
@@ -23,6 +24,8 @@ export interface Domain {
   readonly signingKeys: SigningKeys;
   readonly verificationTokens: VerificationTokens;
   readonly exchange: Exchange;
+  /** Exchanges per second by outcome, for the console's chart (the gateway flushes it about once a second). */
+  readonly exchangeStats: ExchangeStats;
   readonly clock: Clock;
   /** Signs a visitor in with a customer-signed identity token (SPEC §4). */
   signIn(site: SiteRecord, identityToken: string): Promise<SignInResult>;
@@ -62,6 +65,7 @@ export function createDomain(options: DomainOptions): Domain {
     signingKeys,
     verificationTokens,
     exchange: new Exchange(ctx, verificationTokens, stores.sessionAndUser),
+    exchangeStats: new ExchangeStats(options.clock, stores.exchangeCounters),
     clock: options.clock,
     signIn: (site, identityToken) =>
       signInWithIdentityToken({ sites, users, sessions, clock: options.clock }, site, identityToken),

@@ -1,4 +1,15 @@
-import type { ApiKeyRecord, SessionRecord, SiteRecord, StoredKeyring, UserRecord } from './records';
+import type {
+  AdminTokenRecord,
+  ApiKeyRecord,
+  ConsoleSessionRecord,
+  ExchangeCounts,
+  ProductAccess,
+  SessionRecord,
+  SiteRecord,
+  StoredKeyring,
+  UserChanges,
+  UserRecord,
+} from './records';
 
 /*
  * The storage the domain needs, one port per kind of record, in the spirit
@@ -45,6 +56,12 @@ export interface SiteStore {
    * instance's cached copy is dropped before this resolves.
    */
   update(site: SiteRecord): Promise<void>;
+  /**
+   * Removes everything of the site: its API keys (refused on every instance
+   * before this resolves), users, sessions and their tokens, and last the
+   * site record and its pointers. Safe to run again after a failure part-way.
+   */
+  purge(siteId: string): Promise<void>;
 }
 
 /** Secret API keys of one environment, found by the keyed hash of the secret. */
@@ -67,11 +84,37 @@ export interface ApiKeyStore {
   recordUse(keyId: string, at: number): Promise<void>;
 }
 
+/** One page of a user search. */
+export interface UserSearchPage {
+  readonly users: readonly UserRecord[];
+  /** Pass it back for the next page; null when there is none. */
+  readonly nextCursor: string | null;
+}
+
 /** Users of one environment, each scoped to a site. */
 export interface UserStore {
   find(siteId: string, userId: string): Promise<UserRecord | null>;
-  /** Creates the user, or replaces the record as a whole. */
-  save(siteId: string, user: UserRecord): Promise<void>;
+  /**
+   * Creates the user, or applies `changes` to the record as it is at that
+   * moment, in one atomic step: a concurrent grant, revoke or sign-in is
+   * never undone by it. `now` becomes `updatedAt` (and `createdAt` of a new user).
+   */
+  saveChanges(siteId: string, userId: string, changes: UserChanges, now: number): Promise<{ readonly user: UserRecord; readonly created: boolean }>;
+  /**
+   * Grants one product (replacing an earlier grant of the same product), in
+   * one atomic step against every other change of the user. Null when there
+   * is no such user.
+   */
+  grantProduct(siteId: string, userId: string, access: ProductAccess, now: number): Promise<UserRecord | null>;
+  /** Takes one product away, atomically likewise; the user unchanged if they had none. Null when there is no such user. */
+  revokeProduct(siteId: string, userId: string, productId: string, now: number): Promise<UserRecord | null>;
+  /**
+   * Users whose userId starts with `query` (as given) or whose email starts
+   * with it (compared in lower case), ordered by that id or email; every
+   * user when `query` is empty. `cursor` comes from the previous page of
+   * the same query; one that does not is refused as `invalid_request`.
+   */
+  search(siteId: string, options: { readonly query: string; readonly cursor: string | null; readonly limit: number }): Promise<UserSearchPage>;
   /**
    * Deletes the user and every session of theirs in one step, atomic for
    * readers: no reader ever sees the user gone and a session of theirs
@@ -138,6 +181,37 @@ export interface SessionAndUserReader {
   ): Promise<{ readonly session: SessionRecord | null; readonly user: UserRecord | null }>;
 }
 
+/**
+ * Scoped admin tokens of one environment (a token covering both is stored
+ * in both). Never cached: a deleted token is refused by the next request.
+ */
+export interface AdminTokenStore {
+  create(tokenHash: string, record: AdminTokenRecord): Promise<void>;
+  findByHash(tokenHash: string): Promise<AdminTokenRecord | null>;
+  findById(tokenId: string): Promise<AdminTokenRecord | null>;
+  list(): Promise<AdminTokenRecord[]>;
+  /** True when there was such a token. */
+  delete(tokenId: string): Promise<boolean>;
+}
+
+/** Console sign-ins, under the keyed hash of the cookie's secret; each key expires with its session. */
+export interface ConsoleSessionStore {
+  /** Writes the record, to expire `ttlMs` from now (it is created and slid by this). */
+  save(sessionHash: string, record: ConsoleSessionRecord, ttlMs: number): Promise<void>;
+  find(sessionHash: string): Promise<ConsoleSessionRecord | null>;
+  delete(sessionHash: string): Promise<void>;
+}
+
+/**
+ * Exchange outcomes per second, shared by every instance of the
+ * environment (the console's chart). Kept for at least 15 minutes.
+ */
+export interface ExchangeCounterStore {
+  add(counts: readonly ExchangeCounts[]): Promise<void>;
+  /** Every second from `fromSecond` to `toSecond` (inclusive) that has counts. */
+  read(fromSecond: number, toSecond: number): Promise<ExchangeCounts[]>;
+}
+
 /** Whether the store answers (readiness). */
 export interface StoreHealth {
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
@@ -152,4 +226,7 @@ export interface DomainStores {
   readonly sessions: SessionStore;
   readonly keyring: KeyringStore;
   readonly sessionAndUser: SessionAndUserReader;
+  readonly adminTokens: AdminTokenStore;
+  readonly consoleSessions: ConsoleSessionStore;
+  readonly exchangeCounters: ExchangeCounterStore;
 }

@@ -1,4 +1,5 @@
 import type { JsonWebKey } from 'node:crypto';
+import type { Environment } from './environments';
 
 /*
  * The records the domain keeps, as the stores of ports.ts hold them. Plain
@@ -18,6 +19,12 @@ export interface SiteRecord {
   readonly previousIdentitySecretValidUntil: number | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /**
+   * Set when a deletion of the site began: from then on the site reads as
+   * absent everywhere, while its keys, users and sessions are removed (a
+   * deletion cut short is finished by the next DELETE).
+   */
+  readonly deletedAt?: number | null;
 }
 
 /** An API key as stored, under the keyed hash of its secret. The secret itself is never stored. */
@@ -49,6 +56,15 @@ export interface UserRecord {
   readonly productAccess: readonly ProductAccess[];
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+/** A user's profile as an admin call or a sign-in changes it: a field left out keeps its value. */
+export interface UserChanges {
+  readonly email?: string | null | undefined;
+  readonly name?: string | null | undefined;
+  readonly attributes?: Attributes | undefined;
+  /** Replaces the whole list (admin PUT only; a sign-in never touches product access). */
+  readonly productAccess?: readonly ProductAccess[] | undefined;
 }
 
 /** A signed-in visitor of one site. */
@@ -93,4 +109,38 @@ export function sessionEndsAt(session: SessionRecord): number {
 /** True while the session is neither past its absolute end nor idle for too long. */
 export function isSessionActive(session: SessionRecord, now: number): boolean {
   return now < sessionEndsAt(session);
+}
+
+export type AdminRole = 'read' | 'write';
+
+/**
+ * A scoped admin token as stored, under the keyed hash of the token, in the
+ * namespace of every environment it covers. The token itself is never stored.
+ */
+export interface AdminTokenRecord {
+  readonly tokenId: string;
+  readonly name: string;
+  readonly role: AdminRole;
+  readonly environments: readonly Environment[];
+  /** null: every site of those environments. */
+  readonly siteIds: readonly string[] | null;
+  readonly last4: string;
+  readonly createdAt: number;
+}
+
+/** A console sign-in, stored under the keyed hash of its cookie's secret. */
+export interface ConsoleSessionRecord {
+  /** `root`, or the scoped admin token's tokenId. */
+  readonly actor: string;
+  readonly createdAt: number;
+  /** Absolute end: at most 12 h after sign-in. */
+  readonly expiresAt: number;
+  /** The idle timeout (1 h) slides from here. */
+  readonly lastSeenAt: number;
+}
+
+/** Exchanges counted in one second (epoch seconds), by outcome. */
+export interface ExchangeCounts {
+  readonly second: number;
+  readonly counts: Readonly<Record<string, number>>;
 }

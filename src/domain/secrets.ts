@@ -6,7 +6,7 @@ import type { Environment } from './environments';
  * derived from `VERIGATE_MASTER_KEY` with HKDF, one per purpose and
  * environment, so a hash or ciphertext from one context is useless in another.
  */
-export type HashPurpose = 'api-key' | 'session-token';
+export type HashPurpose = 'api-key' | 'session-token' | 'admin-token' | 'console-session';
 
 export class SecretBox {
   private readonly hashKeys: Record<HashPurpose, KeyObject>;
@@ -22,6 +22,8 @@ export class SecretBox {
     this.hashKeys = {
       'api-key': createSecretKey(derive('hash/api-key')),
       'session-token': createSecretKey(derive('hash/session-token')),
+      'admin-token': createSecretKey(derive('hash/admin-token')),
+      'console-session': createSecretKey(derive('hash/console-session')),
     };
     this.encryptionKey = derive('encrypt');
   }

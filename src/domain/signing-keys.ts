@@ -1,3 +1,4 @@
+import { iso } from './clock';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { randomBase62 } from './credentials';
 import type { DomainContext } from './context';
@@ -172,6 +173,21 @@ export class SigningKeys {
         return !!e && (e.retiresAt === null || e.retiresAt > now);
       }),
     };
+  }
+
+  /** The keys still trusted (no private part): the one that signs, and those kept until their tokens expire. */
+  async listSigningKeys(): Promise<{ kid: string; createdAt: string; current: boolean; retiresAt: string | null }[]> {
+    const stored = await this.readOrCreate(true);
+    const now = this.ctx.clock.now();
+    return stored.keys
+      .filter((k) => k.retiresAt === null || k.retiresAt > now)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map((k) => ({
+        kid: k.kid,
+        createdAt: iso(k.createdAt),
+        current: k.kid === stored.currentKid,
+        retiresAt: k.retiresAt === null ? null : iso(k.retiresAt),
+      }));
   }
 
   /** A new key signs from now on; the previous one is kept for verification until its tokens expire. */

@@ -35,6 +35,9 @@ export interface IdentitySecrets {
 
 const newSiteId = (): string => `site_${randomBase62(20)}`;
 
+/** A site whose deletion has begun reads as absent. */
+const live = (site: SiteRecord | null): SiteRecord | null => (site && !site.deletedAt ? site : null);
+
 /** Sites of one environment: create, read, update, identity secrets. */
 export class Sites {
   constructor(
@@ -93,8 +96,9 @@ export class Sites {
     return { site, identitySecret };
   }
 
+  /** The site, or null when there is none or its deletion has begun. */
   async findSite(siteId: string): Promise<SiteRecord | null> {
-    return this.store.find(siteId);
+    return live(await this.store.find(siteId));
   }
 
   async getSite(siteId: string): Promise<SiteRecord> {
@@ -103,7 +107,7 @@ export class Sites {
 
   /** As getSite, from memory while invalidations are guaranteed to arrive; for the browser endpoints. */
   async getSiteCached(siteId: string): Promise<SiteRecord> {
-    return this.found(siteId, await this.store.findCached(siteId));
+    return this.found(siteId, live(await this.store.findCached(siteId)));
   }
 
   private found(siteId: string, site: SiteRecord | null): SiteRecord {
@@ -113,7 +117,21 @@ export class Sites {
 
   /** Every site, oldest first. */
   async listSites(): Promise<SiteRecord[]> {
-    return (await this.store.list()).sort((a, b) => a.createdAt - b.createdAt);
+    return (await this.store.list()).filter((s) => live(s) !== null).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /**
+   * Deletes the site and everything in it. First the site is marked deleted
+   * (every instance then refuses it: sign-ins, session reads, token mints),
+   * then the store removes its keys (refused everywhere before this
+   * resolves), users and sessions, and the record. A deletion cut short by
+   * a store fault is finished by calling this again.
+   */
+  async deleteSite(siteId: string): Promise<void> {
+    const site = await this.store.find(siteId);
+    if (!site) throw new VerigateError('site_not_found', `No site ${siteId} in ${this.ctx.environment}`);
+    if (!site.deletedAt) await this.store.update({ ...site, deletedAt: this.ctx.clock.now() });
+    await this.store.purge(siteId);
   }
 
   async updateSite(siteId: string, patch: Partial<SiteInput>): Promise<SiteRecord> {
@@ -150,7 +168,7 @@ export class Sites {
         `This is a ${check.environment} publishable key; this is the ${this.ctx.environment} API`,
       );
     }
-    const site = await this.store.findByPublishableKey(publishableKey);
+    const site = live(await this.store.findByPublishableKey(publishableKey));
     if (!site) throw new VerigateError('invalid_publishable_key', 'Unknown publishable key');
     return site;
   }

@@ -2,10 +2,10 @@ import { VerigateError } from './errors';
 import { iso } from './clock';
 import type { DomainContext } from './context';
 import type { UserStore } from './ports';
-import type { Attributes, ProductAccess, UserRecord } from './records';
+import type { Attributes, ProductAccess, UserChanges, UserRecord } from './records';
 import type { Sites } from './sites';
 
-export type { AttributeValue, Attributes, ProductAccess, UserRecord } from './records';
+export type { AttributeValue, Attributes, ProductAccess, UserChanges, UserRecord } from './records';
 
 export const MAX_ATTRIBUTES_BYTES = 4096;
 export const MAX_USER_ID_LENGTH = 256;
@@ -25,12 +25,9 @@ export interface UserView {
   updatedAt: string;
 }
 
-export interface UserChanges {
-  email?: string | null | undefined;
-  name?: string | null | undefined;
-  attributes?: Attributes | undefined;
-  productAccess?: readonly ProductAccess[] | undefined;
-}
+/** Users a search answers at most per page, and by default. */
+export const MAX_USER_SEARCH_LIMIT = 100;
+export const DEFAULT_USER_SEARCH_LIMIT = 25;
 
 /** Product access still running at `now`: expired entries are not listed. */
 export function currentProductAccess(user: UserRecord, now: number): ProductAccessView[] {
@@ -85,7 +82,8 @@ export class Users {
 
   /**
    * Creates the user or changes the given fields; fields left out keep their
-   * value. Returns whether it was created.
+   * value. One atomic step of the store: a grant, a revoke or a sign-in at
+   * the same moment is never undone. Returns whether it was created.
    */
   async upsertUser(siteId: string, userId: string, changes: UserChanges): Promise<{ user: UserRecord; created: boolean }> {
     await this.sites.getSite(siteId);
@@ -94,19 +92,41 @@ export class Users {
         errors: [{ path: 'attributes', message: `larger than ${MAX_ATTRIBUTES_BYTES} bytes` }],
       });
     }
-    const existing = await this.findUser(siteId, userId);
-    const now = this.ctx.clock.now();
-    const user: UserRecord = {
-      userId,
-      email: changes.email !== undefined ? changes.email : (existing?.email ?? null),
-      name: changes.name !== undefined ? changes.name : (existing?.name ?? null),
-      attributes: changes.attributes ?? existing?.attributes ?? {},
-      productAccess: changes.productAccess ?? existing?.productAccess ?? [],
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-    };
-    await this.store.save(siteId, user);
-    return { user, created: existing === null };
+    return this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now());
+  }
+
+  /** A grant that has already run out is refused, never stored as if it meant something. */
+  private checkNotExpired(access: ProductAccess, path: string): void {
+    if (access.expiresAt !== null && access.expiresAt <= this.ctx.clock.now()) {
+      throw new VerigateError('invalid_request', `expiresAt ${iso(access.expiresAt)} is in the past`, {
+        errors: [{ path, message: 'must be in the future' }],
+      });
+    }
+  }
+
+  /** Grants one product to an existing user (until `expiresAt`, or for good), atomically. */
+  async grantProduct(siteId: string, userId: string, access: ProductAccess): Promise<UserRecord> {
+    await this.sites.getSite(siteId);
+    this.checkNotExpired(access, 'expiresAt');
+    return this.found(siteId, userId, await this.store.grantProduct(siteId, userId, access, this.ctx.clock.now()));
+  }
+
+  /** Takes one product away from an existing user, atomically; a product they do not have changes nothing. */
+  async revokeProduct(siteId: string, userId: string, productId: string): Promise<UserRecord> {
+    await this.sites.getSite(siteId);
+    return this.found(siteId, userId, await this.store.revokeProduct(siteId, userId, productId, this.ctx.clock.now()));
+  }
+
+  /** A page of the site's users whose id or email starts with `query` (every user for ''). */
+  async searchUsers(siteId: string, options: { query: string; cursor: string | null; limit?: number }) {
+    await this.sites.getSite(siteId);
+    const limit = options.limit ?? DEFAULT_USER_SEARCH_LIMIT;
+    return this.store.search(siteId, { query: options.query, cursor: options.cursor, limit });
+  }
+
+  private found(siteId: string, userId: string, user: UserRecord | null): UserRecord {
+    if (!user) throw new VerigateError('user_not_found', `No user ${JSON.stringify(userId)} on site ${siteId}`);
+    return user;
   }
 
   /** Deletes the user and ends all of their sessions, in one atomic step of the store. */

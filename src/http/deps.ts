@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { Domain } from '../domain';
+import type { AdminAccess } from '../domain/admin-access';
 import type { Environment } from '../domain/environments';
 import type { StoreHealth } from '../domain/ports';
 import type { Metrics } from '../ops/metrics';
+import type { ConsoleAssets } from './console-assets';
 import type { Pipeline } from './pipeline';
 import type { RateLimits } from './rate-limits';
 
@@ -31,7 +33,12 @@ export interface AdminDeps {
   readonly domains: Readonly<Partial<Record<Environment, Domain>>>;
   /** The stores of those environments, for readiness. */
   readonly health: readonly StoreHealth[];
-  readonly adminToken: string;
+  /** Who may call: the root token, scoped admin tokens, console sessions. */
+  readonly access: AdminAccess;
+  /** Each environment's public base URL (the `iss` of its tokens), for `GET /admin/v1/environments`. */
+  readonly publicUrls: Readonly<Record<Environment, string>>;
+  /** The console's built page and assets (null when not built). */
+  readonly consoleAssets: ConsoleAssets | null;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly openapiYaml: string;

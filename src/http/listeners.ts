@@ -58,6 +58,6 @@ export function createEnvironmentListener(deps: EnvironmentDeps): BuiltListener 
 export function createAdminListener(deps: AdminDeps): BuiltListener {
   const pipeline = new Pipeline('admin', deps.log, deps.metrics);
   const routes = adminRoutes(deps);
-  const app = expressApp(pipeline, routes, adminAuth(deps.adminToken));
+  const app = expressApp(pipeline, routes, adminAuth(deps.access));
   return { requestListener: app, pipeline, app, routes };
 }

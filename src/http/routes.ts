@@ -1,4 +1,6 @@
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { authorize, type AdminScope } from '../domain/admin-access';
+import { isEnvironment } from '../domain/environments';
 import { VerigateError } from '../domain/errors';
 import type { AdminDeps, EnvironmentDeps } from './deps';
 import { requestState } from './pipeline';
@@ -9,6 +11,9 @@ import { siteHandlers } from './handlers/admin/sites';
 import { apiKeyHandlers } from './handlers/admin/api-keys';
 import { userHandlers } from './handlers/admin/users';
 import { signingKeyHandlers } from './handlers/admin/signing-keys';
+import { adminTokenHandlers } from './handlers/admin/admin-tokens';
+import { consoleHandlers } from './handlers/console';
+import { adminPrincipal } from './middleware/admin-auth';
 import { signInHandler } from './handlers/sign-in';
 import { browserCors, preflight } from './middleware/cors';
 
@@ -18,8 +23,15 @@ export interface Route {
   readonly method: Method;
   readonly path: string;
   readonly handler: RequestHandler;
-  /** Admin routes that answer without the admin token (health, the spec). */
+  /** Admin routes that answer without the admin token (health, the spec, the console's page and sign-in). */
   readonly public?: boolean;
+  /**
+   * Every other admin route: what it needs of the caller's token, checked
+   * (authorize()) before the handler runs, against the environment and the
+   * site its path names. A site-limited token is refused a site outside its
+   * list before anything is looked up, so guessing ids tells it nothing.
+   */
+  readonly access?: Omit<AdminScope, 'environment' | 'siteId'>;
   /** Browser endpoints: CORS per the site's allowedOrigins, and a preflight. */
   readonly browser?: boolean;
 }
@@ -52,12 +64,18 @@ export function environmentRoutes(deps: EnvironmentDeps): Route[] {
   ];
 }
 
+const READ = { write: false } as const;
+const WRITE = { write: true } as const;
+const ROOT = { write: true, rootOnly: true } as const;
+
 /** Every route of the admin listener. */
 export function adminRoutes(deps: AdminDeps): Route[] {
   const sites = siteHandlers(deps);
   const apiKeys = apiKeyHandlers(deps);
   const users = userHandlers(deps);
   const ops = signingKeyHandlers(deps);
+  const tokens = adminTokenHandlers(deps);
+  const consolePage = consoleHandlers(deps.access, deps.consoleAssets);
   const env = '/admin/v1/:environment';
   const site = `${env}/sites/:siteId`;
   const user = `${site}/users/:userId`;
@@ -70,25 +88,54 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       public: true,
     },
     { method: 'GET', path: '/openapi.yaml', handler: openapiHandler(deps.openapiYaml), public: true },
-    { method: 'GET', path: '/metrics', handler: ops.metrics },
-    { method: 'POST', path: `${env}/sites`, handler: sites.createSite },
-    { method: 'GET', path: `${env}/sites`, handler: sites.listSites },
-    { method: 'GET', path: site, handler: sites.getSite },
-    { method: 'PATCH', path: site, handler: sites.updateSite },
-    { method: 'GET', path: `${site}/security`, handler: sites.revealIdentitySecret },
-    { method: 'POST', path: `${site}/security/rotate-identity-secret`, handler: sites.rotateIdentitySecret },
-    { method: 'POST', path: `${site}/api-keys`, handler: apiKeys.createApiKey },
-    { method: 'GET', path: `${site}/api-keys`, handler: apiKeys.listApiKeys },
-    { method: 'DELETE', path: `${site}/api-keys/:keyId`, handler: apiKeys.revokeApiKey },
-    { method: 'POST', path: `${site}/api-keys/:keyId/roll`, handler: apiKeys.rollApiKey },
-    { method: 'PUT', path: user, handler: users.putUser },
-    { method: 'GET', path: user, handler: users.getUser },
-    { method: 'DELETE', path: user, handler: users.deleteUser },
-    { method: 'POST', path: `${user}/sessions`, handler: users.createSession },
-    { method: 'GET', path: `${user}/sessions`, handler: users.listSessions },
-    { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions },
-    { method: 'POST', path: `${env}/signing-keys/rotate`, handler: ops.rotateSigningKey },
+    { method: 'GET', path: '/console/', handler: consolePage.index, public: true },
+    { method: 'GET', path: '/console/assets/:file', handler: consolePage.asset, public: true },
+    { method: 'GET', path: '/console/api/session', handler: consolePage.getSession, public: true },
+    { method: 'POST', path: '/console/api/session', handler: consolePage.signIn, public: true },
+    { method: 'DELETE', path: '/console/api/session', handler: consolePage.signOut, public: true },
+    { method: 'GET', path: '/metrics', handler: ops.metrics, access: { write: false, wholeEnvironment: true } },
+    { method: 'GET', path: '/admin/v1/environments', handler: tokens.listEnvironments, access: READ },
+    { method: 'POST', path: '/admin/v1/admin-tokens', handler: tokens.createAdminToken, access: ROOT },
+    { method: 'GET', path: '/admin/v1/admin-tokens', handler: tokens.listAdminTokens, access: ROOT },
+    { method: 'DELETE', path: '/admin/v1/admin-tokens/:tokenId', handler: tokens.revokeAdminToken, access: ROOT },
+    { method: 'POST', path: `${env}/sites`, handler: sites.createSite, access: { write: true, wholeEnvironment: true } },
+    { method: 'GET', path: `${env}/sites`, handler: sites.listSites, access: READ },
+    { method: 'GET', path: site, handler: sites.getSite, access: READ },
+    { method: 'PATCH', path: site, handler: sites.updateSite, access: WRITE },
+    { method: 'DELETE', path: site, handler: sites.deleteSite, access: WRITE },
+    { method: 'GET', path: `${site}/security`, handler: sites.revealIdentitySecret, access: READ },
+    { method: 'POST', path: `${site}/security/rotate-identity-secret`, handler: sites.rotateIdentitySecret, access: WRITE },
+    { method: 'POST', path: `${site}/api-keys`, handler: apiKeys.createApiKey, access: WRITE },
+    { method: 'GET', path: `${site}/api-keys`, handler: apiKeys.listApiKeys, access: READ },
+    { method: 'DELETE', path: `${site}/api-keys/:keyId`, handler: apiKeys.revokeApiKey, access: WRITE },
+    { method: 'POST', path: `${site}/api-keys/:keyId/roll`, handler: apiKeys.rollApiKey, access: WRITE },
+    { method: 'GET', path: `${site}/users`, handler: users.searchUsers, access: READ },
+    { method: 'PUT', path: user, handler: users.putUser, access: WRITE },
+    { method: 'GET', path: user, handler: users.getUser, access: READ },
+    { method: 'DELETE', path: user, handler: users.deleteUser, access: WRITE },
+    { method: 'PUT', path: `${user}/products/:productId`, handler: users.grantProduct, access: WRITE },
+    { method: 'DELETE', path: `${user}/products/:productId`, handler: users.revokeProduct, access: WRITE },
+    { method: 'POST', path: `${user}/sessions`, handler: users.createSession, access: WRITE },
+    { method: 'GET', path: `${user}/sessions`, handler: users.listSessions, access: READ },
+    { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions, access: WRITE },
+    { method: 'GET', path: `${env}/signing-keys`, handler: ops.listSigningKeys, access: READ },
+    { method: 'POST', path: `${env}/signing-keys/rotate`, handler: ops.rotateSigningKey, access: { write: true, wholeEnvironment: true } },
+    { method: 'GET', path: `${env}/stats/exchanges`, handler: ops.exchangeSeries, access: { write: false, wholeEnvironment: true } },
   ];
+}
+
+/** The route's `access`, against the environment and site its path names. */
+function authorizeRoute(access: NonNullable<Route['access']>): RequestHandler {
+  return function authorizeAdminCall(req: Request, res: Response, next: NextFunction): void {
+    const environment = req.params.environment;
+    const siteId = req.params.siteId;
+    authorize(adminPrincipal(res), {
+      ...access,
+      ...(isEnvironment(environment) && { environment }),
+      ...(typeof siteId === 'string' && { siteId }),
+    });
+    next();
+  };
 }
 
 /**
@@ -100,14 +147,17 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
   const methodsByPath = new Map<string, Method[]>();
   if (guard) {
     // The guard runs before routing, so without the token even a 404 or 405 says nothing about what exists.
-    const open = new Set(routes.filter((r) => r.public).map((r) => `${r.method} ${r.path}`));
+    const open = routes
+      .filter((r) => r.public)
+      .map((r) => ({ method: r.method, path: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}$`) }));
     app.use((req: Request, res: Response, next: NextFunction) => {
       const method = req.method === 'HEAD' ? 'GET' : req.method;
-      if (open.has(`${method} ${req.path}`)) {
+      if (open.some((r) => r.method === method && r.path.test(req.path))) {
         next();
-        return;
+        return undefined;
       }
-      guard(req, res, next);
+      // The guard is async (it may read the store): Express 5 handles the promise's rejection.
+      return guard(req, res, next);
     });
   }
   for (const route of routes) {
@@ -119,6 +169,11 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
       next();
     };
     const chain: RequestHandler[] = [tag];
+    if (guard && !route.public) {
+      // Behind the admin guard, a route without `access` would be open to every token: refuse to mount it.
+      if (!route.access) throw new Error(`admin route ${route.method} ${route.path} declares no access`);
+      chain.push(authorizeRoute(route.access));
+    }
     if (route.browser) chain.push(browserCors());
     chain.push(route.handler);
     app[route.method.toLowerCase() as Lowercase<Method>](route.path, ...chain);

@@ -18,7 +18,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   const lines = ENVIRONMENTS.flatMap((env) =>
     urls[env] ? [`${env.padEnd(8)} ${urls[env]}  (iss ${config.publicUrls[env]})`] : [],
   );
-  if (urls.admin) lines.push(`admin    ${urls.admin}`);
+  if (urls.admin) lines.push(`admin    ${urls.admin}`, `console  ${urls.admin}/console/  (sign in with an admin token)`);
   const banner = ['', 'verigate is listening:', ...lines.map((u) => `  ${u}`)];
   if (config.store.kind === 'embedded') {
     banner.push(

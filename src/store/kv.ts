@@ -9,7 +9,28 @@ export type WriteOp =
   | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlMs?: number }
   | { readonly op: 'del'; readonly key: string }
   | { readonly op: 'sadd'; readonly key: string; readonly member: string }
-  | { readonly op: 'srem'; readonly key: string; readonly member: string };
+  | { readonly op: 'srem'; readonly key: string; readonly member: string }
+  /** Adds `member` to a lexicographically ordered set (a Redis sorted set, every score 0; see `rangeByLex`). */
+  | { readonly op: 'zadd'; readonly key: string; readonly member: string }
+  | { readonly op: 'zrem'; readonly key: string; readonly member: string }
+  /** Adds `by` to the integer counter `field` of a hash (created at 0). */
+  | { readonly op: 'hincrby'; readonly key: string; readonly field: string; readonly by: number }
+  /** Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent. */
+  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number };
+
+/** `writeIf`'s condition: the string under `key` is `equals` (null: the key is absent). */
+export interface WriteGuard {
+  readonly key: string;
+  readonly equals: string | null;
+}
+
+/** A page of a lexicographically ordered set: members that start with `prefix`, after `after`, at most `limit`. */
+export interface LexRange {
+  readonly prefix: string;
+  /** Exclusive: the last member of the previous page. */
+  readonly after?: string;
+  readonly limit: number;
+}
 
 /** Told about pub/sub traffic on one channel. */
 export interface ChannelListener {
@@ -57,8 +78,12 @@ export interface RateLimiterOptions {
  * Promises every implementation keeps (proved by test/contract/store.contract.ts):
  * - Every method either does what it says or rejects with
  *   `StoreUnavailableError`; a fault is never reported as "absent".
- * - `write` applies all of its ops or none, atomically for readers.
- * - Multi-key calls (`getMany`, `write`) take keys that share one hash tag
+ * - `write` applies all of its ops or none, atomically for readers;
+ *   `writeIf` does the same only while its guard holds, checked in the
+ *   same atomic step (compare-and-set: no other write comes in between).
+ * - Members of a lexicographic set are ordered by their UTF-8 bytes, as
+ *   Redis orders them.
+ * - Multi-key calls (`getMany`, `write`, `writeIf`) take keys that share one hash tag
  *   (`{...}`), so they stay single-slot on Redis Cluster.
  * - A key written with `ttlMs` reads as absent once that time has passed.
  */
@@ -72,6 +97,15 @@ export interface KvStore {
   setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
   /** Atomic batch; same hash tag for every key. */
   write(ops: readonly WriteOp[]): Promise<void>;
+  /**
+   * Applies `ops` atomically only when `guard` holds at that moment; true
+   * when it did. Same hash tag for every key, the guard's included.
+   */
+  writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean>;
+  /** A page of a lexicographic set (members written by `zadd`), in byte order. */
+  rangeByLex(key: string, range: LexRange): Promise<string[]>;
+  /** Every field of a hash (written by `hincrby`); empty when absent. */
+  hashGetAll(key: string): Promise<Record<string, string>>;
   /** Members of a set (empty when absent). */
   members(key: string): Promise<string[]>;
   publish(channel: string, payload: string): Promise<void>;

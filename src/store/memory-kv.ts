@@ -2,11 +2,26 @@ import { EventEmitter } from 'node:events';
 import { RateLimiterAbstract, RateLimiterMemory } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
 import { guardLimiter } from './guard-limiter';
-import { normalizeTtl, type ChannelListener, type KvStore, type RateLimiterOptions, type Subscription, type WriteOp } from './kv';
+import {
+  normalizeTtl,
+  type ChannelListener,
+  type KvStore,
+  type LexRange,
+  type RateLimiterOptions,
+  type Subscription,
+  type WriteGuard,
+  type WriteOp,
+} from './kv';
 
 type Entry =
   | { readonly kind: 'string'; readonly value: string; readonly expiresAt: number | null }
-  | { readonly kind: 'set'; readonly members: Set<string> };
+  | { readonly kind: 'set'; readonly members: Set<string>; readonly expiresAt: number | null }
+  /** A Redis sorted set whose scores are all 0: ordered by member bytes. */
+  | { readonly kind: 'zset'; readonly members: Set<string>; readonly expiresAt: number | null }
+  | { readonly kind: 'hash'; readonly fields: Map<string, string>; readonly expiresAt: number | null };
+
+/** Redis orders equal-score sorted-set members by their bytes (memcmp), not by UTF-16 code units. */
+const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** Opportunistic sweep of expired keys, so keys nobody reads again do not pile up. */
 const SWEEP_EVERY_WRITES = 1000;
@@ -34,7 +49,7 @@ export class MemoryBackend {
     if (++this.writesSinceSweep < SWEEP_EVERY_WRITES) return;
     this.writesSinceSweep = 0;
     for (const [key, entry] of this.data) {
-      if (entry.kind === 'string' && entry.expiresAt !== null && entry.expiresAt <= now) this.data.delete(key);
+      if (entry.expiresAt !== null && entry.expiresAt <= now) this.data.delete(key);
     }
   }
 }
@@ -46,6 +61,13 @@ export interface MemoryKvStoreOptions {
   readonly now?: () => number;
   /** Share one backend between stores (two app instances in one process). */
   readonly shared?: MemoryBackend;
+}
+
+/** The TTL an op sets (`set` with `ttlMs`, `pexpire`), checked before anything is applied. */
+function ttlOf(op: WriteOp): number | undefined {
+  if (op.op === 'set') return normalizeTtl(op.ttlMs);
+  if (op.op === 'pexpire') return normalizeTtl(op.ttlMs);
+  return undefined;
 }
 
 const channelEvent = (fullChannel: string): string => `msg:${fullChannel}`;
@@ -99,17 +121,52 @@ export class MemoryKvStore implements KvStore {
   }
 
   async write(ops: readonly WriteOp[]): Promise<void> {
-    const ttls = ops.map((op) => (op.op === 'set' ? normalizeTtl(op.ttlMs) : undefined));
+    const ttls = ops.map(ttlOf);
     this.assertOpen();
+    this.commit(this.stage(ops, ttls));
+  }
+
+  async writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean> {
+    const ttls = ops.map(ttlOf);
+    this.assertOpen();
+    // One synchronous turn: nothing can write between the check and the commit.
+    if (this.readString(this.namespace + guard.key) !== guard.equals) return false;
+    this.commit(this.stage(ops, ttls));
+    return true;
+  }
+
+  async rangeByLex(key: string, range: LexRange): Promise<string[]> {
+    this.assertOpen();
+    const full = this.namespace + key;
+    const entry = this.live(full);
+    if (entry === undefined) return [];
+    if (entry.kind !== 'zset') throw new StoreUnavailableError(wrongType(full));
+    const after = range.after;
+    return [...entry.members]
+      .filter((m) => m.startsWith(range.prefix) && (after === undefined || byteOrder(m, after) > 0))
+      .sort(byteOrder)
+      .slice(0, range.limit);
+  }
+
+  async hashGetAll(key: string): Promise<Record<string, string>> {
+    this.assertOpen();
+    const full = this.namespace + key;
+    const entry = this.live(full);
+    if (entry === undefined) return {};
+    if (entry.kind !== 'hash') throw new StoreUnavailableError(wrongType(full));
+    return Object.fromEntries(entry.fields);
+  }
+
+  /** Every change of `ops`, worked out against the data without touching it, so a failing op leaves nothing half-applied. */
+  private stage(ops: readonly WriteOp[], ttls: readonly (number | undefined)[]): Map<string, Entry | undefined> {
     const now = this.now();
-    // Stage every change first, so a failing op leaves nothing half-applied.
     const staged = new Map<string, Entry | undefined>();
     const current = (full: string): Entry | undefined => (staged.has(full) ? staged.get(full) : this.live(full));
-    const stagedSet = (full: string): Set<string> | undefined => {
+    const members = (full: string, kind: 'set' | 'zset'): { members: Set<string>; expiresAt: number | null } | undefined => {
       const entry = current(full);
       if (entry === undefined) return undefined;
-      if (entry.kind !== 'set') throw new StoreUnavailableError(wrongType(full));
-      return new Set(entry.members);
+      if (entry.kind !== kind) throw new StoreUnavailableError(wrongType(full));
+      return { members: new Set(entry.members), expiresAt: entry.expiresAt };
     };
     ops.forEach((op, i) => {
       const full = this.namespace + op.key;
@@ -122,26 +179,49 @@ export class MemoryKvStore implements KvStore {
         case 'del':
           staged.set(full, undefined);
           break;
-        case 'sadd': {
-          const members = stagedSet(full) ?? new Set<string>();
-          members.add(op.member);
-          staged.set(full, { kind: 'set', members });
+        case 'sadd':
+        case 'zadd': {
+          const kind = op.op === 'sadd' ? 'set' : 'zset';
+          const set = members(full, kind) ?? { members: new Set<string>(), expiresAt: null };
+          set.members.add(op.member);
+          staged.set(full, { kind, ...set });
           break;
         }
-        case 'srem': {
-          const members = stagedSet(full);
-          if (members === undefined) break;
-          members.delete(op.member);
-          staged.set(full, members.size === 0 ? undefined : { kind: 'set', members });
+        case 'srem':
+        case 'zrem': {
+          const kind = op.op === 'srem' ? 'set' : 'zset';
+          const set = members(full, kind);
+          if (set === undefined) break;
+          set.members.delete(op.member);
+          staged.set(full, set.members.size === 0 ? undefined : { kind, ...set });
+          break;
+        }
+        case 'hincrby': {
+          const entry = current(full);
+          if (entry !== undefined && entry.kind !== 'hash') throw new StoreUnavailableError(wrongType(full));
+          const fields = new Map(entry?.fields ?? []);
+          const value = Number(fields.get(op.field) ?? '0') + op.by;
+          fields.set(op.field, String(value));
+          staged.set(full, { kind: 'hash', fields, expiresAt: entry?.expiresAt ?? null });
+          break;
+        }
+        case 'pexpire': {
+          const entry = current(full);
+          if (entry === undefined) break;
+          staged.set(full, { ...entry, expiresAt: now + (ttls[i] as number) });
           break;
         }
       }
     });
+    return staged;
+  }
+
+  private commit(staged: ReadonlyMap<string, Entry | undefined>): void {
     for (const [full, entry] of staged) {
       if (entry === undefined) this.backend.data.delete(full);
       else this.backend.data.set(full, entry);
     }
-    this.backend.noteWrite(now);
+    this.backend.noteWrite(this.now());
   }
 
   async members(key: string): Promise<string[]> {
@@ -222,7 +302,7 @@ export class MemoryKvStore implements KvStore {
   private live(full: string): Entry | undefined {
     const entry = this.backend.data.get(full);
     if (entry === undefined) return undefined;
-    if (entry.kind === 'string' && entry.expiresAt !== null && entry.expiresAt <= this.now()) {
+    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) {
       this.backend.data.delete(full);
       return undefined;
     }

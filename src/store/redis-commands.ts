@@ -1,7 +1,10 @@
 /**
  * Every Redis command verigate sends, for the restricted ACL user (README;
  * test/contract/redis-store.test.ts runs the whole contract as such a user).
- * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING
+ * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING;
+ *   ZADD ZREM ZRANGEBYLEX (the user search index), HINCRBY HGETALL PEXPIRE
+ *   (the exchange counters of the console's chart); `writeIf` is EVALSHA,
+ *   falling back to EVAL, of a script calling GET and the write commands
  * - subscriber connection: SUBSCRIBE UNSUBSCRIBE
  * - rate-limiter-flexible (RateLimiterRedis): EVALSHA, falling back to EVAL,
  *   of a script calling SET, INCRBY, PTTL and EXPIRE (Redis 7 checks the
@@ -32,6 +35,12 @@ export const REDIS_COMMANDS_USED = [
   'INCRBY',
   'PTTL',
   'EXPIRE',
+  'ZADD',
+  'ZREM',
+  'ZRANGEBYLEX',
+  'HINCRBY',
+  'HGETALL',
+  'PEXPIRE',
   'QUIT',
 ] as const;
 

@@ -1,7 +1,17 @@
 import type { RedisOptions } from 'ioredis';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
-import { normalizeTtl, type ChannelListener, type KvStore, type RateLimiterOptions, type Subscription, type WriteOp } from './kv';
+import type { ChainableCommander } from 'ioredis';
+import {
+  normalizeTtl,
+  type ChannelListener,
+  type KvStore,
+  type LexRange,
+  type RateLimiterOptions,
+  type Subscription,
+  type WriteGuard,
+  type WriteOp,
+} from './kv';
 import { checkOneSlot } from './redis-cluster-guard';
 import {
   createRedisConnections,
@@ -16,6 +26,90 @@ import {
 } from './redis-connections';
 import { RedisSubscriptions } from './redis-pubsub';
 import { redisRateLimiter } from './redis-rate-limiter';
+
+/**
+ * `writeIf` as one Lua script, so the guard and the writes are one atomic
+ * step (EVALSHA, falling back to EVAL). KEYS[1] is the guard's key, then one
+ * key per op; ARGV[1] is '1' when the guard expects the value ARGV[2], '0'
+ * when it expects no key; then each op's name and arguments. Redis 7 checks
+ * every command the script calls against the ACL user (REDIS_COMMANDS_USED).
+ */
+const WRITE_IF_LUA = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+local a = 3
+for k = 2, #KEYS do
+  local op = ARGV[a]
+  if op == 'set' then
+    if ARGV[a + 2] == '' then redis.call('SET', KEYS[k], ARGV[a + 1]) else redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ARGV[a + 2]) end
+    a = a + 3
+  elseif op == 'del' then
+    redis.call('DEL', KEYS[k])
+    a = a + 1
+  elseif op == 'sadd' then
+    redis.call('SADD', KEYS[k], ARGV[a + 1])
+    a = a + 2
+  elseif op == 'srem' then
+    redis.call('SREM', KEYS[k], ARGV[a + 1])
+    a = a + 2
+  elseif op == 'zadd' then
+    redis.call('ZADD', KEYS[k], 0, ARGV[a + 1])
+    a = a + 2
+  elseif op == 'zrem' then
+    redis.call('ZREM', KEYS[k], ARGV[a + 1])
+    a = a + 2
+  elseif op == 'hincrby' then
+    redis.call('HINCRBY', KEYS[k], ARGV[a + 1], ARGV[a + 2])
+    a = a + 3
+  elseif op == 'pexpire' then
+    redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
+    a = a + 2
+  else
+    return redis.error_reply('writeIf: unknown op ' .. tostring(op))
+  end
+end
+return 1
+`;
+
+/** One op's arguments for WRITE_IF_LUA, after its name. */
+function scriptArgs(op: WriteOp, ttl: number | undefined): string[] {
+  switch (op.op) {
+    case 'set':
+      return [op.value, ttl === undefined ? '' : String(ttl)];
+    case 'del':
+      return [];
+    case 'sadd':
+    case 'srem':
+    case 'zadd':
+    case 'zrem':
+      return [op.member];
+    case 'hincrby':
+      return [op.field, String(op.by)];
+    case 'pexpire':
+      return [String(ttl)];
+  }
+}
+
+/** The TTL an op sets (`set` with `ttlMs`, `pexpire`), checked before anything is sent. */
+function ttlOf(op: WriteOp): number | undefined {
+  if (op.op === 'set' || op.op === 'pexpire') return normalizeTtl(op.ttlMs);
+  return undefined;
+}
+
+/** Sorted-set members are UTF-8 and never hold the byte 0xFF: `(prefix` + 0xFF bounds every member that starts with `prefix`. */
+function lexBounds(range: LexRange): [Buffer | string, Buffer | string] {
+  const min = range.after !== undefined ? `(${range.after}` : range.prefix === '' ? '-' : `[${range.prefix}`;
+  const max = range.prefix === '' ? '+' : Buffer.concat([Buffer.from(`(${range.prefix}`, 'utf8'), Buffer.from([0xff])]);
+  return [min, max];
+}
+
+interface WithWriteIf {
+  vgWriteIf(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
+}
 
 export interface RedisKvStoreOptions {
   /** e.g. `vg:live:` */
@@ -64,6 +158,7 @@ export class RedisKvStore implements KvStore {
       ...(onError && { onError: (err: Error) => onError(err, 'subscriber') }),
     });
     this.client.on('error', (err: Error) => onError?.(err, 'commands'));
+    this.client.defineCommand('vgWriteIf', { lua: WRITE_IF_LUA });
   }
 
   /**
@@ -137,7 +232,7 @@ export class RedisKvStore implements KvStore {
   write(ops: readonly WriteOp[]): Promise<void> {
     let ttls: (number | undefined)[];
     try {
-      ttls = ops.map((op) => (op.op === 'set' ? normalizeTtl(op.ttlMs) : undefined));
+      ttls = ops.map(ttlOf);
       checkOneSlot(
         'write',
         ops.map((op) => op.key),
@@ -148,30 +243,69 @@ export class RedisKvStore implements KvStore {
     if (ops.length === 0) return this.run(async () => undefined);
     return this.run(async () => {
       const multi = this.client.multi();
-      ops.forEach((op, i) => {
-        const full = this.namespace + op.key;
-        switch (op.op) {
-          case 'set': {
-            const ttl = ttls[i];
-            if (ttl === undefined) multi.set(full, op.value);
-            else multi.set(full, op.value, 'PX', ttl);
-            break;
-          }
-          case 'del':
-            multi.del(full);
-            break;
-          case 'sadd':
-            multi.sadd(full, op.member);
-            break;
-          case 'srem':
-            multi.srem(full, op.member);
-            break;
-        }
-      });
+      ops.forEach((op, i) => this.queue(multi, op, ttls[i]));
       const results = await multi.exec();
       if (results === null) throw new Error('MULTI/EXEC aborted');
       for (const [err] of results) if (err) throw err;
     });
+  }
+
+  writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean> {
+    let ttls: (number | undefined)[];
+    try {
+      ttls = ops.map(ttlOf);
+      checkOneSlot('writeIf', [guard.key, ...ops.map((op) => op.key)]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const keys = [guard.key, ...ops.map((op) => op.key)].map((key) => this.namespace + key);
+    const args = [
+      guard.equals === null ? '0' : '1',
+      guard.equals ?? '',
+      ...ops.flatMap((op, i) => [op.op, ...scriptArgs(op, ttls[i])]),
+    ];
+    return this.run(async () => (await (this.client as unknown as WithWriteIf).vgWriteIf(keys.length, ...keys, ...args)) === 1);
+  }
+
+  rangeByLex(key: string, range: LexRange): Promise<string[]> {
+    const [min, max] = lexBounds(range);
+    return this.run(() => this.client.zrangebylex(this.namespace + key, min, max, 'LIMIT', 0, range.limit));
+  }
+
+  hashGetAll(key: string): Promise<Record<string, string>> {
+    return this.run(() => this.client.hgetall(this.namespace + key));
+  }
+
+  /** One op of a MULTI. */
+  private queue(multi: ChainableCommander, op: WriteOp, ttl: number | undefined): void {
+    const full = this.namespace + op.key;
+    switch (op.op) {
+      case 'set':
+        if (ttl === undefined) multi.set(full, op.value);
+        else multi.set(full, op.value, 'PX', ttl);
+        break;
+      case 'del':
+        multi.del(full);
+        break;
+      case 'sadd':
+        multi.sadd(full, op.member);
+        break;
+      case 'srem':
+        multi.srem(full, op.member);
+        break;
+      case 'zadd':
+        multi.zadd(full, 0, op.member);
+        break;
+      case 'zrem':
+        multi.zrem(full, op.member);
+        break;
+      case 'hincrby':
+        multi.hincrby(full, op.field, op.by);
+        break;
+      case 'pexpire':
+        multi.pexpire(full, ttl as number);
+        break;
+    }
   }
 
   members(key: string): Promise<string[]> {

@@ -147,7 +147,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
     describe('UserStore and SessionStore', () => {
       it('a session is found by id, by token hash and under its user; ending it removes all three', async () => {
         const { users, sessions, sessionAndUser } = await instance();
-        await users.save('site_a', user('ada'));
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
         const s = session('sess_1', 'site_a', 'ada');
         await sessions.create(s);
         expect(await sessions.find('site_a', 'sess_1')).toEqual(s);
@@ -168,8 +168,8 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
       it('ends every session of a user at once, and no other user’s', async () => {
         const { users, sessions } = await instance();
-        await users.save('site_a', user('ada'));
-        await users.save('site_a', user('bob'));
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
+        await users.saveChanges('site_a', 'bob', user('bob'), clock.now());
         const mine = [session('sess_a1', 'site_a', 'ada'), session('sess_a2', 'site_a', 'ada')];
         const theirs = session('sess_b1', 'site_a', 'bob');
         for (const s of [...mine, theirs]) await sessions.create(s);
@@ -185,7 +185,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
       it('deletes a user with every session of theirs in one operation', async () => {
         const { users, sessions, sessionAndUser } = await instance();
-        await users.save('site_a', user('ada'));
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
         const s = session('sess_c1', 'site_a', 'ada');
         await sessions.create(s);
         await users.deleteWithSessions('site_a', 'ada');
@@ -196,7 +196,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
       it('nothing of a session outlives it', async () => {
         const { users, sessions } = await instance();
-        await users.save('site_a', user('ada'));
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
         const s = session('sess_d1', 'site_a', 'ada', 200);
         await sessions.create(s);
         expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(s);
@@ -224,6 +224,121 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       });
     });
 
+    describe('UserStore: atomic changes and the search index', () => {
+      it('grants from two instances and profile changes at once all land (compare-and-set)', async () => {
+        const [one, two] = [await instance(), await instance()];
+        await one.users.saveChanges('site_a', 'ada', { email: 'ada@example.com' }, clock.now());
+        await Promise.all([
+          ...Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? one : two).users.grantProduct('site_a', 'ada', { productId: `p${i}`, expiresAt: null }, clock.now()),
+          ),
+          ...Array.from({ length: 5 }, (_, i) => (i % 2 ? two : one).users.saveChanges('site_a', 'ada', { name: `Ada ${i}` }, clock.now())),
+        ]);
+        const ada = await one.users.find('site_a', 'ada');
+        expect(ada?.productAccess.map((p) => p.productId).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `p${i}`).sort());
+        expect(ada?.email).toBe('ada@example.com');
+        const revoked = await two.users.revokeProduct('site_a', 'ada', 'p3', clock.now());
+        expect(revoked?.productAccess.map((p) => p.productId)).not.toContain('p3');
+        expect(await one.users.grantProduct('site_a', 'nobody', { productId: 'x', expiresAt: null }, clock.now())).toBeNull();
+        expect(await one.users.revokeProduct('site_a', 'nobody', 'x', clock.now())).toBeNull();
+      });
+
+      it('finds users by the start of their id or email, follows email changes and deletions, a page at a time', async () => {
+        const { users } = await instance();
+        for (const [id, email] of [['ada', 'Ada@Example.com'], ['adam', null], ['bob', 'adele@example.com'], ['carl', 'c@example.com']] as const) {
+          await users.saveChanges('site_a', id, { email }, clock.now());
+        }
+        const ids = async (query: string, limit = 10) => (await users.search('site_a', { query, cursor: null, limit })).users.map((u) => u.userId);
+        expect(await ids('ad')).toEqual(['ada', 'adam', 'bob']);
+        expect(await ids('ADELE')).toEqual(['bob']);
+        expect(await ids('')).toEqual(['ada', 'adam', 'bob', 'carl']);
+        const first = await users.search('site_a', { query: '', cursor: null, limit: 3 });
+        expect(first.users.map((u) => u.userId)).toEqual(['ada', 'adam', 'bob']);
+        const second = await users.search('site_a', { query: '', cursor: first.nextCursor, limit: 3 });
+        expect([second.users.map((u) => u.userId), second.nextCursor]).toEqual([['carl'], null]);
+        await expect(users.search('site_a', { query: 'x', cursor: first.nextCursor, limit: 3 })).rejects.toMatchObject({ code: 'invalid_request' });
+        await users.saveChanges('site_a', 'bob', { email: 'robert@example.com' }, clock.now());
+        expect(await ids('adele')).toEqual([]);
+        expect(await ids('rob')).toEqual(['bob']);
+        await users.deleteWithSessions('site_a', 'ada');
+        expect(await ids('ad')).toEqual(['adam']);
+        expect(await users.search('site_b', { query: '', cursor: null, limit: 5 })).toEqual({ users: [], nextCursor: null });
+      });
+    });
+
+    describe('SiteStore.purge', () => {
+      it('removes the site, its keys (refused on another instance), users and sessions; another site stays', async () => {
+        const [one, two] = [await instance(), await instance()];
+        for (const id of ['site_a', 'site_b']) {
+          await one.sites.create(site(id));
+          await one.apiKeys.create(`hash-${id}`, apiKey(`key_${id}`, id));
+          await one.users.saveChanges(id, 'ada', user('ada'), clock.now());
+          await one.sessions.create(session(`sess_${id}`, id, 'ada'));
+        }
+        expect(await two.apiKeys.findByHash('hash-site_a')).not.toBeNull();
+        await one.sites.purge('site_a');
+        await eventually('the key refused on the other instance', async () => (await two.apiKeys.findByHash('hash-site_a')) === null);
+        expect(await one.sites.find('site_a')).toBeNull();
+        expect(await two.sites.findByPublishableKey(site('site_a').publishableKey)).toBeNull();
+        expect(await one.users.find('site_a', 'ada')).toBeNull();
+        expect(await one.sessions.findByTokenHash('hash-of-sess_site_a')).toBeNull();
+        expect(await one.apiKeys.listForSite('site_a')).toEqual([]);
+        expect((await one.sites.list()).map((s) => s.siteId)).toEqual(['site_b']);
+        expect(await one.users.find('site_b', 'ada')).not.toBeNull();
+        expect(await one.sessions.findByTokenHash('hash-of-sess_site_b')).not.toBeNull();
+        await expect(one.sites.purge('site_a')).resolves.toBeUndefined();
+      });
+    });
+
+    describe('AdminTokenStore, ConsoleSessionStore, ExchangeCounterStore', () => {
+      const token = (tokenId: string) => ({
+        tokenId,
+        name: 'n',
+        role: 'read' as const,
+        environments: ['live' as const],
+        siteIds: null,
+        last4: 'abcd',
+        createdAt: clock.now(),
+      });
+
+      it('admin tokens: found by hash and id, listed, deleted (then refused by the other instance at once)', async () => {
+        const [one, two] = [await instance(), await instance()];
+        await one.adminTokens.create('th-1', token('admtok_1'));
+        await one.adminTokens.create('th-2', token('admtok_2'));
+        expect(await two.adminTokens.findByHash('th-1')).toEqual(token('admtok_1'));
+        expect(await two.adminTokens.findById('admtok_2')).toEqual(token('admtok_2'));
+        expect((await two.adminTokens.list()).map((t) => t.tokenId).sort()).toEqual(['admtok_1', 'admtok_2']);
+        expect(await one.adminTokens.delete('admtok_1')).toBe(true);
+        expect(await one.adminTokens.delete('admtok_1')).toBe(false);
+        expect(await two.adminTokens.findByHash('th-1')).toBeNull();
+        expect((await two.adminTokens.list()).map((t) => t.tokenId)).toEqual(['admtok_2']);
+      });
+
+      it('console sessions: saved, found, deleted, and expired after their TTL', async () => {
+        const { consoleSessions } = await instance();
+        const record = { actor: 'root', createdAt: clock.now(), expiresAt: clock.now() + 3_600_000, lastSeenAt: clock.now() };
+        await consoleSessions.save('cs-1', record, 60_000);
+        expect(await consoleSessions.find('cs-1')).toEqual(record);
+        await consoleSessions.delete('cs-1');
+        expect(await consoleSessions.find('cs-1')).toBeNull();
+        await consoleSessions.save('cs-2', record, 50);
+        opts.advanceTime?.(51);
+        await eventually('the console session to expire', async () => (await consoleSessions.find('cs-2')) === null);
+      });
+
+      it('exchange counters: what two instances add is read back by second and outcome', async () => {
+        const [one, two] = [await instance(), await instance()];
+        const t = 1_790_000_000;
+        await one.exchangeCounters.add([{ second: t, counts: { verified: 2, token_expired: 1 } }, { second: t + 61, counts: { verified: 1 } }]);
+        await two.exchangeCounters.add([{ second: t, counts: { verified: 3 } }]);
+        expect(await two.exchangeCounters.read(t - 10, t + 100)).toEqual([
+          { second: t, counts: { verified: 5, token_expired: 1 } },
+          { second: t + 61, counts: { verified: 1 } },
+        ]);
+        expect(await one.exchangeCounters.read(t + 1, t + 60)).toEqual([]);
+      });
+    });
+
     it('every port method rejects with StoreUnavailableError when the store cannot answer, never "absent"', async () => {
       const r = await instance();
       await (opened[opened.length - 1] as { kv: KvStore }).kv.close();
@@ -241,8 +356,19 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['apiKeys.update', () => r.apiKeys.update('h', apiKey('key_x', 'site_a'))],
         ['apiKeys.recordUse', () => r.apiKeys.recordUse('key_x', 1)],
         ['users.find', () => r.users.find('site_a', 'ada')],
-        ['users.save', () => r.users.save('site_a', user('ada'))],
+        ['users.saveChanges', () => r.users.saveChanges('site_a', 'ada', user('ada'), clock.now())],
         ['users.deleteWithSessions', () => r.users.deleteWithSessions('site_a', 'ada')],
+        ['users.grantProduct', () => r.users.grantProduct('site_a', 'ada', { productId: 'p', expiresAt: null }, 1)],
+        ['users.revokeProduct', () => r.users.revokeProduct('site_a', 'ada', 'p', 1)],
+        ['users.search', () => r.users.search('site_a', { query: '', cursor: null, limit: 5 })],
+        ['sites.purge', () => r.sites.purge('site_a')],
+        ['adminTokens.findByHash', () => r.adminTokens.findByHash('h')],
+        ['adminTokens.list', () => r.adminTokens.list()],
+        ['adminTokens.delete', () => r.adminTokens.delete('t')],
+        ['consoleSessions.find', () => r.consoleSessions.find('h')],
+        ['consoleSessions.save', () => r.consoleSessions.save('h', { actor: 'root', createdAt: 1, expiresAt: 2, lastSeenAt: 1 }, 1000)],
+        ['exchangeCounters.add', () => r.exchangeCounters.add([{ second: 1, counts: { verified: 1 } }])],
+        ['exchangeCounters.read', () => r.exchangeCounters.read(1, 2)],
         ['sessions.create', () => r.sessions.create(session('sess_x', 'site_a', 'ada'))],
         ['sessions.find', () => r.sessions.find('site_a', 'sess_x')],
         ['sessions.findByTokenHash', () => r.sessions.findByTokenHash('h')],

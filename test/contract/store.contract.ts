@@ -257,6 +257,103 @@ export function storeContract(
       });
     });
 
+    describe('conditional writes (writeIf)', () => {
+      it('writes only while the guard key holds the expected value', async () => {
+        const store = await fresh();
+        await store.write([{ op: 'set', key: '{t}:rec', value: 'v1' }]);
+        await expect(
+          store.writeIf({ key: '{t}:rec', equals: 'v0' }, [{ op: 'set', key: '{t}:rec', value: 'stale' }]),
+        ).resolves.toBe(false);
+        await expect(store.get('{t}:rec')).resolves.toBe('v1');
+        await expect(
+          store.writeIf({ key: '{t}:rec', equals: 'v1' }, [
+            { op: 'set', key: '{t}:rec', value: 'v2' },
+            { op: 'sadd', key: '{t}:s', member: 'a' },
+            { op: 'zadd', key: '{t}:z', member: 'm' },
+          ]),
+        ).resolves.toBe(true);
+        await expect(store.get('{t}:rec')).resolves.toBe('v2');
+        await expect(store.members('{t}:s')).resolves.toEqual(['a']);
+        await expect(store.rangeByLex('{t}:z', { prefix: '', limit: 10 })).resolves.toEqual(['m']);
+      });
+
+      it('a null guard means "absent": creates once, then refuses', async () => {
+        const store = await fresh();
+        const create = () => store.writeIf({ key: '{t}:new', equals: null }, [{ op: 'set', key: '{t}:new', value: 'x' }]);
+        await expect(create()).resolves.toBe(true);
+        await expect(create()).resolves.toBe(false);
+        await expect(
+          store.writeIf({ key: '{t}:new', equals: 'x' }, [{ op: 'del', key: '{t}:new' }, { op: 'srem', key: '{t}:s', member: 'a' }]),
+        ).resolves.toBe(true);
+        await expect(store.get('{t}:new')).resolves.toBeNull();
+      });
+
+      it('of many racing compare-and-set increments, none is lost', async () => {
+        const [one, two] = [await fresh(), await fresh()];
+        const increment = async (store: Store): Promise<void> => {
+          for (;;) {
+            const current = await store.get('{t}:n');
+            const next = String(Number(current ?? '0') + 1);
+            if (await store.writeIf({ key: '{t}:n', equals: current }, [{ op: 'set', key: '{t}:n', value: next }])) return;
+          }
+        };
+        await Promise.all(Array.from({ length: 20 }, (_, i) => increment(i % 2 ? one : two)));
+        await expect(one.get('{t}:n')).resolves.toBe('20');
+      });
+
+      it('a set with ttlMs in a conditional write expires', async () => {
+        const store = await fresh();
+        await store.writeIf({ key: '{t}:k', equals: null }, [{ op: 'set', key: '{t}:k', value: 'v', ttlMs: 50 }]);
+        await awaitExpiry(store, '{t}:k', 50);
+      });
+    });
+
+    describe('lexicographic sets', () => {
+      it('pages members that start with a prefix, in byte order, after a cursor', async () => {
+        const store = await fresh();
+        const members = ['u:bob', 'u:ada', 'u:adam', 'u:Ada', 'u:ad\u00e9le', 'u:ad\u{1F600}', 'e:ada@x.test', 'u:b'];
+        await store.write(members.map((member) => ({ op: 'zadd' as const, key: '{t}:ix', member })));
+        // Byte order: 'A' < 'a'; U+00E9 (C3 A9) < U+1F600 (F0 9F 98 80); a prefix match ends the range.
+        await expect(store.rangeByLex('{t}:ix', { prefix: 'u:ad', limit: 10 })).resolves.toEqual([
+          'u:ada',
+          'u:adam',
+          'u:ad\u00e9le',
+          'u:ad\u{1F600}',
+        ]);
+        await expect(store.rangeByLex('{t}:ix', { prefix: 'u:ad', limit: 2 })).resolves.toEqual(['u:ada', 'u:adam']);
+        await expect(store.rangeByLex('{t}:ix', { prefix: 'u:ad', after: 'u:adam', limit: 10 })).resolves.toEqual([
+          'u:ad\u00e9le',
+          'u:ad\u{1F600}',
+        ]);
+        await expect(store.rangeByLex('{t}:ix', { prefix: 'u:', limit: 3 })).resolves.toEqual(['u:Ada', 'u:ada', 'u:adam']);
+        await expect(store.rangeByLex('{t}:ix', { prefix: '', limit: 1 })).resolves.toEqual(['e:ada@x.test']);
+        await expect(store.rangeByLex('{t}:absent', { prefix: '', limit: 5 })).resolves.toEqual([]);
+        await store.write([{ op: 'zrem', key: '{t}:ix', member: 'u:ada' }, { op: 'zrem', key: '{t}:ix', member: 'u:none' }]);
+        await expect(store.rangeByLex('{t}:ix', { prefix: 'u:ada', limit: 10 })).resolves.toEqual(['u:adam']);
+      });
+    });
+
+    describe('counters', () => {
+      it('hincrby adds to fields of a hash that pexpire makes expire', async () => {
+        const store = await fresh();
+        await expect(store.hashGetAll('{t}:h')).resolves.toEqual({});
+        await store.write([
+          { op: 'hincrby', key: '{t}:h', field: 'a', by: 2 },
+          { op: 'hincrby', key: '{t}:h', field: 'b', by: 1 },
+          { op: 'pexpire', key: '{t}:h', ttlMs: 60_000 },
+        ]);
+        await store.write([{ op: 'hincrby', key: '{t}:h', field: 'a', by: 3 }]);
+        await expect(store.hashGetAll('{t}:h')).resolves.toEqual({ a: '5', b: '1' });
+        await store.write([{ op: 'pexpire', key: '{t}:h', ttlMs: 50 }, { op: 'pexpire', key: '{t}:absent', ttlMs: 50 }]);
+        opts.advanceTime?.(51);
+        for (let attempt = 0; attempt < 500; attempt++) {
+          if (Object.keys(await store.hashGetAll('{t}:h')).length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await expect(store.hashGetAll('{t}:h')).resolves.toEqual({});
+      });
+    });
+
     describe('instances over one backend', () => {
       it('two stores with the same namespace share data', async () => {
         const one = await fresh();
@@ -432,6 +529,9 @@ export function storeContract(
           ['getMany', () => store.getMany(['{t}:k'])],
           ['setIfAbsent', () => store.setIfAbsent('{t}:k', 'v')],
           ['write', () => store.write([{ op: 'set', key: '{t}:k', value: 'v' }])],
+          ['writeIf', () => store.writeIf({ key: '{t}:k', equals: null }, [{ op: 'set', key: '{t}:k', value: 'v' }])],
+          ['rangeByLex', () => store.rangeByLex('{t}:z', { prefix: '', limit: 1 })],
+          ['hashGetAll', () => store.hashGetAll('{t}:h')],
           ['members', () => store.members('{t}:s')],
           ['publish', () => store.publish('invalidate', 'x')],
           ['subscribe', () => store.subscribe('invalidate', new RecordingListener())],

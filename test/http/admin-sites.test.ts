@@ -296,7 +296,7 @@ describe('405 method_not_allowed', () => {
 
     const one = checked(await gw.http('admin').put('/admin/v1/live/sites/site_x').set(auth()).send({}));
     problem(one, 405, 'method_not_allowed');
-    expect(one.headers.allow?.split(', ').sort()).toEqual(['GET', 'HEAD', 'PATCH']);
+    expect(one.headers.allow?.split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'PATCH']);
 
     const rotate = checked(await gw.http('admin').get('/admin/v1/live/signing-keys/rotate').set(auth()));
     problem(rotate, 405, 'method_not_allowed');

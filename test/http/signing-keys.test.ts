@@ -263,3 +263,27 @@ describe('signing keys', () => {
     }
   });
 });
+
+describe('GET /admin/v1/{environment}/signing-keys', () => {
+  it('lists the key that signs and, after a rotation, the previous one until it retires; no private part', async () => {
+    const own = await startGateway({ store: 'memory' });
+    try {
+      const list = async () => checked(await own.http('admin').get('/admin/v1/sandbox/signing-keys').set('Authorization', `Bearer ${own.adminToken}`));
+      const first = await list();
+      expect(first.status).toBe(200);
+      expect(first.body.keys).toEqual([{ kid: expect.stringMatching(/^sandbox_/), createdAt: expect.any(String), current: true, retiresAt: null }]);
+      const rotated = checked(await own.http('admin').post('/admin/v1/sandbox/signing-keys/rotate').set('Authorization', `Bearer ${own.adminToken}`));
+      const after = await list();
+      expect(after.body.keys.map((k: { kid: string; current: boolean }) => [k.kid, k.current])).toEqual([
+        [rotated.body.kid, true],
+        [first.body.keys[0].kid, false],
+      ]);
+      expect(Date.parse(after.body.keys[1].retiresAt)).toBe(own.clock.now() + RETIRED_KEY_OVERLAP_MS);
+      expect(JSON.stringify(after.body)).not.toMatch(/PRIVATE|"d":/);
+      own.clock.advance(RETIRED_KEY_OVERLAP_MS + 1);
+      expect((await list()).body.keys.map((k: { kid: string }) => k.kid)).toEqual([rotated.body.kid]);
+    } finally {
+      await own.close();
+    }
+  });
+});

@@ -55,6 +55,10 @@ export interface GatewayOptions {
   acl?: boolean;
   /** Wait until both stores answer before returning (default true; false for a gateway started with its Redis down). */
   awaitStores?: boolean;
+  /** The built console to serve (test/support/console-assets.ts buildConsoleAssets); default dist/console. */
+  consoleAssetsDir?: string;
+  /** How often exchange counts go to the store (default 1000 ms); a test that flushes by hand sets it long. */
+  exchangeCountsFlushMs?: number;
 }
 
 export interface TestGateway {
@@ -153,6 +157,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
     clock,
     ...(kind === 'memory' && { memoryBackend: options.memoryBackend ?? new MemoryBackend() }),
     ...(Object.keys(redisOptions).length > 0 && { redis: redisOptions }),
+    ...(options.consoleAssetsDir !== undefined && { consoleAssetsDir: options.consoleAssetsDir }),
+    ...(options.exchangeCountsFlushMs !== undefined && { exchangeCountsFlushMs: options.exchangeCountsFlushMs }),
   });
   await gateway.start();
   const urls = (await gateway.listen()) as Record<Environment | 'admin', string>;

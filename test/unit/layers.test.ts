@@ -19,7 +19,7 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return filesUnder(path);
-    return path.endsWith('.ts') ? [path] : [];
+    return path.endsWith('.ts') || path.endsWith('.tsx') ? [path] : [];
   });
 }
 
@@ -62,5 +62,14 @@ describe('layers', () => {
     const wiring = (to: string): boolean => to === 'gateway' || to === 'main' || isUnder(to, 'process');
     expect(edges('store').filter(({ to }) => isUnder(to, 'http') || wiring(to))).toEqual([]);
     expect(edges('http').filter(({ to }) => isUnder(to, 'store') || wiring(to))).toEqual([]);
+  });
+
+  it('the CLI is a client of the admin HTTP API only, and the console page of nothing but its own code', () => {
+    expect(edges('cli').length).toBeGreaterThan(3);
+    expect(edges('console/client').length).toBeGreaterThan(20);
+    const outside = (layer: string, packages: readonly string[]) =>
+      edges(layer).filter(({ to }) => (to.includes('/') ? !isUnder(to, layer) : !packages.includes(to)));
+    expect(outside('cli', ['node:util'])).toEqual([]);
+    expect(outside('console/client', ['preact', 'wouter-preact', 'uplot'])).toEqual([]);
   });
 });

@@ -29,6 +29,7 @@ export function exchangeHandler(deps: EnvironmentDeps) {
   const { domain, pipeline } = deps;
   const outcomes = deps.metrics.exchangeOutcomes;
   const environment = domain.environment;
+  const stats = domain.exchangeStats;
   const limits = deps.rateLimits;
   /** One label object per outcome (a fixed set), not one per exchange. */
   const outcomeLabels = new Map<string, { environment: string; outcome: string }>();
@@ -62,11 +63,19 @@ export function exchangeHandler(deps: EnvironmentDeps) {
   };
 
   return async function exchangeVerificationToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const apiKey = await authenticateApiKey(req, requestState(res).clientAddress);
-    await limits.exchangePerApiKey.consume(apiKey.keyId);
-    const body = validate(ExchangeBody, await readJsonBody(req));
-    const result = await domain.exchange.exchangeVerificationToken(apiKey, body.userVerificationToken, body.productId);
-    countOutcome(result.isAuthenticated ? 'verified' : result.reason);
-    pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), NO_STORE);
+    // Not a try/next wrapper: a refusal is counted for the console's chart (by its code), then rethrown as ever.
+    try {
+      const apiKey = await authenticateApiKey(req, requestState(res).clientAddress);
+      await limits.exchangePerApiKey.consume(apiKey.keyId);
+      const body = validate(ExchangeBody, await readJsonBody(req));
+      const result = await domain.exchange.exchangeVerificationToken(apiKey, body.userVerificationToken, body.productId);
+      const outcome = result.isAuthenticated ? 'verified' : result.reason;
+      countOutcome(outcome);
+      stats.count(outcome);
+      pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), NO_STORE);
+    } catch (err) {
+      stats.count(err instanceof VerigateError ? err.code : 'internal_error');
+      throw err;
+    }
   };
 }

@@ -1,20 +1,44 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import type { AdminAccess, AdminPrincipal } from '../../domain/admin-access';
 import { VerigateError } from '../../domain/errors';
 import { bearerToken } from '../body';
+import { checkCsrf, consoleCookie, isMutation, resumeSession } from '../console-session';
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+const PRINCIPAL = Symbol('verigate.adminPrincipal');
+type WithPrincipal = Response & { [PRINCIPAL]?: AdminPrincipal };
 
-/** `Authorization: Bearer $VERIGATE_ADMIN_TOKEN`, compared in constant time (over digests, so lengths leak nothing). */
-export function adminAuth(adminToken: string) {
-  const expected = digest(adminToken);
-  return function adminAuth(req: Request, _res: Response, next: NextFunction): void {
+/** Who is calling, once adminAuth has let the request through. */
+export function adminPrincipal(res: Response): AdminPrincipal {
+  const principal = (res as WithPrincipal)[PRINCIPAL];
+  if (!principal) throw new Error('adminAuth did not run for this request');
+  return principal;
+}
+
+/**
+ * The admin listener's guard, before routing: a bearer token (the root
+ * token or a scoped `vg_admin_…` one), or else the console's session
+ * cookie, whose mutations must also come from the console's own page
+ * (same Origin, and the session's CSRF token). Anything else is 401
+ * `unauthorized`; what the principal may do is each route's `access`
+ * (routes.ts, authorize()).
+ */
+export function adminAuth(access: AdminAccess) {
+  return async function adminAuth(req: Request, res: Response, next: NextFunction): Promise<void> {
     const presented = bearerToken(req);
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
-      throw new VerigateError('unauthorized', 'Send Authorization: Bearer <admin token>', undefined, {
-        'WWW-Authenticate': 'Bearer realm="verigate-admin"',
-      });
+    let principal: AdminPrincipal;
+    if (presented !== undefined || consoleCookie(req) === undefined) {
+      principal = await access.authenticate(presented);
+    } else {
+      const session = await resumeSession(access, req);
+      if (!session) {
+        throw new VerigateError('unauthorized', 'The console session has ended; sign in again', undefined, {
+          'WWW-Authenticate': 'Bearer realm="verigate-admin"',
+        });
+      }
+      if (isMutation(req.method)) checkCsrf(req, session);
+      principal = session.principal;
     }
+    (res as WithPrincipal)[PRINCIPAL] = principal;
     next();
   };
 }

@@ -1,7 +1,10 @@
 import type { Clock } from '../../domain/clock';
 import type { DomainStores, StoreHealth } from '../../domain/ports';
 import type { KvStore } from '../kv';
+import { KvAdminTokenStore } from './admin-token-store';
 import { KvApiKeyStore } from './api-key-store';
+import { KvConsoleSessionStore } from './console-session-store';
+import { KvExchangeCounterStore } from './exchange-counter-store';
 import { InvalidationBus } from './invalidation';
 import { KvKeyringStore } from './keyring-store';
 import { KvSessionAndUserReader } from './session-and-user-reader';
@@ -38,6 +41,9 @@ export function createRecordStores(kv: KvStore, options: RecordStoresOptions): R
     sessions: new KvSessionStore(kv, options.clock),
     keyring: new KvKeyringStore(kv, bus, options.clock),
     sessionAndUser: new KvSessionAndUserReader(kv),
+    adminTokens: new KvAdminTokenStore(kv),
+    consoleSessions: new KvConsoleSessionStore(kv),
+    exchangeCounters: new KvExchangeCounterStore(kv),
     health: { ping: () => kv.ping() },
     invalidation: bus,
     start: () => bus.start(),

@@ -21,12 +21,28 @@ export const keys = {
   /** When the key was last used (epoch ms), written at most once a minute. */
   apiKeyLastUsed: (keyId: string) => `apikey-used:${keyId}`,
   user: (siteId: string, userId: string) => `${tag(siteId)}:user:${userId}`,
+  /** The site's user search index (a lexicographic set; src/store/records/user-store.ts). */
+  userIndex: (siteId: string) => `${tag(siteId)}:user-index`,
   session: (siteId: string, sessionId: string) => `${tag(siteId)}:session:${sessionId}`,
   /** Session token keyed hash -> `siteId sessionId`. */
   sessionByTokenHash: (tokenHash: string) => `st:${tokenHash}`,
   userSessions: (siteId: string, userId: string) => `${tag(siteId)}:user-sessions:${userId}`,
   /** The environment's signing keyring (JSON; private keys encrypted). */
   signingKeys: () => 'signing-keys',
+  /** Scoped admin token record (JSON), found by the keyed hash of the token. */
+  adminTokenByHash: (tokenHash: string) => `admintoken:${tokenHash}`,
+  /** tokenId -> keyed hash. */
+  adminTokenId: (tokenId: string) => `admintoken-id:${tokenId}`,
+  /** Set of every tokenId of the environment. */
+  adminTokenIndex: () => 'admintokens',
+  /** Console sign-in (JSON), found by the keyed hash of the cookie's secret; expires with the session. */
+  consoleSession: (sessionHash: string) => `console-session:${sessionHash}`,
+  /**
+   * Exchange outcomes of one minute (epoch minutes): a hash of
+   * `<epoch second>:<outcome>` -> count. Every minute under one hash tag, so a
+   * flush of several seconds is one write; a few writes a second at most.
+   */
+  exchangeCounts: (minute: number) => `{exchange-counts}:${minute}`,
 } as const;
 
 /** Pub/sub channels (relative, prefixed by the store like keys). */

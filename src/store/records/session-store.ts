@@ -12,8 +12,8 @@ function sessionTtlMs(session: SessionRecord, now: number): number {
 
 /**
  * Ends every session of a user in one atomic write (MULTI, every key under
- * the site's hash tag: the session records, the user's session index, and
- * `alsoDelete`), then drops the session tokens' pointers. The pointers live
+ * the site's hash tag: the session records, the user's session index,
+ * `alsoDelete` and `alsoWrite`), then drops the session tokens' pointers. The pointers live
  * in other slots (they are found by token hash), so they cannot be in that
  * write; dropping them after is safe because a pointer only leads to its
  * session record, which is already gone: from the atomic write on, every
@@ -26,11 +26,13 @@ export async function endSessionsOfUser(
   siteId: string,
   userId: string,
   alsoDelete: readonly string[] = [],
+  alsoWrite: readonly WriteOp[] = [],
 ): Promise<void> {
   const ids = await kv.members(keys.userSessions(siteId, userId));
   const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
   await kv.write([
     ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
+    ...alsoWrite,
     ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
     { op: 'del', key: keys.userSessions(siteId, userId) },
   ]);

@@ -5,6 +5,10 @@ import { InvalidatingCache } from './invalidating-cache';
 import type { InvalidationBus } from './invalidation';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { KvUserStore } from './user-store';
+
+/** Users deleted per round of a site purge. */
+const PURGE_BATCH = 200;
 
 const MAX_CACHED_SITES = 10_000;
 
@@ -81,5 +85,42 @@ export class KvSiteStore implements SiteStore {
     this.byPublishableKey.delete(site.publishableKey);
     this.byId.delete(site.siteId);
     await this.bus.publish({ t: 'site', siteId: site.siteId, publishableKey: site.publishableKey });
+  }
+
+  async purge(siteId: string): Promise<void> {
+    // 1. API keys: each record (found by hash) goes first, so the key is
+    //    refused from then on; every instance drops its cached copy.
+    const keyIds = await this.kv.members(keys.siteApiKeyIndex(siteId));
+    for (const keyId of keyIds) {
+      const keyHash = await this.kv.get(keys.siteApiKey(siteId, keyId));
+      if (keyHash) {
+        await this.kv.write([{ op: 'del', key: keys.apiKeyByHash(keyHash) }]);
+        await this.bus.publish({ t: 'api-key', hash: keyHash });
+      }
+      await this.kv.write([{ op: 'del', key: keys.apiKeyLastUsed(keyId) }]);
+      await this.kv.write([
+        { op: 'del', key: keys.siteApiKey(siteId, keyId) },
+        { op: 'srem', key: keys.siteApiKeyIndex(siteId), member: keyId },
+      ]);
+    }
+    // 2. Users with their sessions (and the sessions' token pointers), a page of the index at a time.
+    const users = new KvUserStore(this.kv);
+    for (;;) {
+      const userIds = await users.someUserIds(siteId, PURGE_BATCH);
+      if (userIds.length === 0) break;
+      for (const userId of userIds) await users.deleteWithSessions(siteId, userId);
+    }
+    // 3. What is left under the site's tag, the pointers, and last the record (so a purge cut short can be run again).
+    await this.kv.write([
+      { op: 'del', key: keys.userIndex(siteId) },
+      { op: 'del', key: keys.siteApiKeyIndex(siteId) },
+    ]);
+    const site = await this.find(siteId);
+    if (site) await this.kv.write([{ op: 'del', key: keys.publishableKey(site.publishableKey) }]);
+    await this.kv.write([{ op: 'srem', key: keys.siteIndex(), member: siteId }]);
+    await this.kv.write([{ op: 'del', key: keys.site(siteId) }]);
+    this.byId.delete(siteId);
+    if (site) this.byPublishableKey.delete(site.publishableKey);
+    await this.bus.publish({ t: 'site', siteId, ...(site && { publishableKey: site.publishableKey }) });
   }
 }

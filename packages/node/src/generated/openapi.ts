@@ -267,7 +267,11 @@ export interface paths {
         readonly get: operations["getSite"];
         readonly put?: never;
         readonly post?: never;
-        readonly delete?: never;
+        /**
+         * Delete a site and everything in it
+         * @description The site reads as absent from the first step on; a deletion cut short by a store fault (503) is finished by sending the DELETE again.
+         */
+        readonly delete: operations["deleteSite"];
         readonly options?: never;
         readonly head?: never;
         /** Update a site */
@@ -470,6 +474,231 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/console/": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * The admin console (one page; its views live in the URL fragment)
+         * @description Served without a token: the page holds no secret. `404 not_found` when the console has not been built (`npm run build`).
+         */
+        readonly get: operations["getConsole"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/console/assets/{file}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly file: components["parameters"]["ConsoleFile"];
+            };
+            readonly cookie?: never;
+        };
+        /** A file of the console (script, stylesheet, icon) */
+        readonly get: operations["getConsoleAsset"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/console/api/session": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * The console page's session
+         * @description Never a 401, so a signed-out page logs no error. An ended session's cookie is cleared (`Set-Cookie` with `Max-Age=0`).
+         */
+        readonly get: operations["getConsoleSession"];
+        readonly put?: never;
+        /**
+         * Sign in to the console with an admin token
+         * @description The root token or a scoped admin token, exchanged for a cookie session; the token is not kept. 403 `forbidden` for a cross-site request (another `Origin`, or `Sec-Fetch-Site: cross-site`).
+         */
+        readonly post: operations["signInToConsole"];
+        /**
+         * Sign out of the console
+         * @description With a live session, the same rules as every console mutation: same `Origin` and `X-CSRF-Token`.
+         */
+        readonly delete: operations["signOutOfConsole"];
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/environments": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * Environments this gateway serves to the caller
+         * @description The environments this process serves that the caller's token covers, each with its public base URL.
+         */
+        readonly get: operations["listEnvironments"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/admin-tokens": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /** List scoped admin tokens (root token only) */
+        readonly get: operations["listAdminTokens"];
+        readonly put?: never;
+        /**
+         * Create a scoped admin token (root token only)
+         * @description Stored as a keyed hash in the namespace of each environment it covers. A scoped token, of any role, is refused with 403 `forbidden`: only the root token makes tokens.
+         */
+        readonly post: operations["createAdminToken"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/admin-tokens/{tokenId}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly tokenId: components["parameters"]["TokenId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        readonly post?: never;
+        /** Revoke a scoped admin token (root token only) */
+        readonly delete: operations["revokeAdminToken"];
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/sites/{siteId}/users": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+            };
+            readonly cookie?: never;
+        };
+        /**
+         * Find a site's users
+         * @description Users whose `userId` starts with `query` (case as given) or whose `email` starts with it (compared in lower case); every user without `query`. Pass `nextCursor` back as `cursor` for the next page (with the same `query`); it is `null` on the last page.
+         */
+        readonly get: operations["searchUsers"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/sites/{siteId}/users/{userId}/products/{productId}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                /** @description The customer's own user id. */
+                readonly userId: components["parameters"]["UserId"];
+                readonly productId: components["parameters"]["ProductId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        /**
+         * Grant a user one product
+         * @description Until `expiresAt`, or for good without it; an earlier grant of the product is replaced. Atomic: a sign-in or another grant at the same moment never undoes it. An `expiresAt` that is not in the future is 400 `invalid_request`.
+         */
+        readonly put: operations["grantProduct"];
+        readonly post?: never;
+        /**
+         * Take one product away from a user
+         * @description Atomic like the grant; the next exchange no longer lists the product.
+         */
+        readonly delete: operations["revokeProduct"];
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/signing-keys": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        /** The environment's signing keys still trusted */
+        readonly get: operations["listSigningKeys"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/stats/exchanges": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        /**
+         * Exchanges per second by outcome, last 15 minutes
+         * @description For the console's chart. Each instance adds what it counted to the store about once a second. Needs a token that covers the whole environment (no `siteIds`).
+         */
+        readonly get: operations["getExchangeSeries"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -477,7 +706,7 @@ export interface components {
         /** @enum {string} */
         readonly Environment: "live" | "sandbox";
         /** @enum {string} */
-        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "internal_error";
+        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "internal_error";
         /** @description RFC 9457 problem details. */
         readonly Problem: {
             /** @example urn:verigate:error:invalid_api_key */
@@ -845,6 +1074,125 @@ export interface components {
             readonly kid: string;
             readonly previousKid: string | null;
         };
+        /** @description Who is signed in. */
+        readonly Principal: {
+            /** @description `root`, or the scoped token's `tokenId`. */
+            readonly actor: string;
+            readonly name: string;
+            readonly role: components["schemas"]["AdminRole"];
+            readonly environments: readonly components["schemas"]["Environment"][];
+            /** @description null for every site of its environments. */
+            readonly siteIds: readonly string[] | null;
+        };
+        readonly ConsoleSession: {
+            /** @constant */
+            readonly signedIn: true;
+            readonly principal: components["schemas"]["Principal"];
+            /** @description Send it in `X-CSRF-Token` with every change. */
+            readonly csrfToken: string;
+            /**
+             * Format: date-time
+             * @description 12 h after sign-in, at most.
+             */
+            readonly expiresAt: string;
+            /**
+             * Format: date-time
+             * @description When it ends if unused (1 h idle).
+             */
+            readonly idleExpiresAt: string;
+        };
+        readonly ConsoleSessionState: components["schemas"]["ConsoleSession"] | {
+            /** @constant */
+            readonly signedIn: false;
+        };
+        readonly ConsoleSignInRequest: {
+            /** @description The root token or a scoped admin token. */
+            readonly token: string;
+        };
+        readonly EnvironmentList: {
+            readonly environments: readonly {
+                readonly environment: components["schemas"]["Environment"];
+                /**
+                 * Format: uri
+                 * @description The environment's public base URL (LIVE_PUBLIC_URL, SANDBOX_PUBLIC_URL).
+                 */
+                readonly publicUrl: string;
+            }[];
+        };
+        /** @enum {string} */
+        readonly AdminRole: "read" | "write";
+        readonly CreateAdminTokenRequest: {
+            readonly name: string;
+            readonly environments: readonly components["schemas"]["Environment"][];
+            /** @description The sites it reaches (each must exist in one of its environments); every site without it. */
+            readonly siteIds?: readonly string[];
+            readonly role: components["schemas"]["AdminRole"];
+        };
+        readonly AdminToken: {
+            /** @example admtok_4fQ2… */
+            readonly tokenId: string;
+            readonly name: string;
+            readonly role: components["schemas"]["AdminRole"];
+            readonly environments: readonly components["schemas"]["Environment"][];
+            readonly siteIds: readonly string[] | null;
+            readonly last4: string;
+            /** Format: date-time */
+            readonly createdAt: string;
+        };
+        readonly AdminTokenWithSecret: {
+            readonly tokenId: string;
+            readonly name: string;
+            readonly role: components["schemas"]["AdminRole"];
+            readonly environments: readonly components["schemas"]["Environment"][];
+            readonly siteIds: readonly string[] | null;
+            readonly last4: string;
+            /** Format: date-time */
+            readonly createdAt: string;
+            /** @description `vg_admin_` + 32 base62 characters + 6 of their CRC32 checksum; shown once. */
+            readonly token: string;
+        };
+        readonly AdminTokenList: {
+            readonly adminTokens: readonly components["schemas"]["AdminToken"][];
+        };
+        readonly UserPage: {
+            readonly users: readonly components["schemas"]["User"][];
+            readonly nextCursor: string | null;
+        };
+        readonly GrantProductRequest: {
+            /**
+             * Format: date-time
+             * @description When the access ends; must be in the future. Without it, for good.
+             */
+            readonly expiresAt?: string | null;
+        };
+        readonly SigningKeyList: {
+            readonly keys: readonly {
+                readonly kid: string;
+                /** Format: date-time */
+                readonly createdAt: string;
+                /** @description It signs new verification tokens. */
+                readonly current: boolean;
+                /**
+                 * Format: date-time
+                 * @description When an earlier key stops being trusted; null for the current one.
+                 */
+                readonly retiresAt: string | null;
+            }[];
+        };
+        readonly ExchangeSeries: {
+            /** @constant */
+            readonly stepSeconds: 1;
+            /** Format: date-time */
+            readonly from: string;
+            /** Format: date-time */
+            readonly to: string;
+            readonly series: readonly {
+                /** @description `verified`, a not-verified `reason`, or the error code of a refused exchange. */
+                readonly outcome: string;
+                /** @description One count a second, from `from` to `to` (900 of them). */
+                readonly counts: readonly number[];
+            }[];
+        };
     };
     responses: {
         /** @description A preflight carries neither the publishable key nor the session token that name the site, so it is answered for any `Origin`; the real request is then checked against the site's `allowedOrigins`. */
@@ -952,7 +1300,22 @@ export interface components {
                 };
             };
         };
-        /** @description The path, environment, site, user or API key does not exist. */
+        /** @description Outside what the admin token may do (another environment, another site, a change with role `read`, a whole-environment action with a site-limited token, admin tokens with a scoped one), or a console-session change that did not come from the console's own page (another `Origin`, no or a wrong `X-CSRF-Token`). */
+        readonly Forbidden: {
+            headers: {
+                readonly "X-Request-Id": components["headers"]["XRequestId"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    readonly status?: 403;
+                    /** @enum {unknown} */
+                    readonly code?: "forbidden";
+                };
+            };
+        };
+        /** @description The path, environment, site, user, API key or admin token does not exist. */
         readonly NotFound: {
             headers: {
                 readonly "X-Request-Id": components["headers"]["XRequestId"];
@@ -1068,11 +1431,18 @@ export interface components {
         readonly Environment: components["schemas"]["Environment"];
         readonly SiteId: string;
         readonly KeyId: string;
+        readonly TokenId: string;
+        readonly ProductId: string;
+        readonly ConsoleFile: string;
         /** @description The customer's own user id. */
         readonly UserId: string;
     };
     requestBodies: never;
     headers: {
+        /** @description `vg_console=<environment>.<secret>; Max-Age=43200; Path=/; HttpOnly; SameSite=Strict` (`Secure` over TLS). */
+        readonly SetConsoleCookie: string;
+        readonly ConsoleContentSecurityPolicy: string;
+        readonly CacheControlImmutable: "public, max-age=31536000, immutable";
         /** @description Identifies the request in logs; echoed on every response. */
         readonly XRequestId: string;
         /** @description Token- and user-bearing responses must not be cached. */
@@ -1463,6 +1833,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
         };
@@ -1490,6 +1861,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1526,6 +1898,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -1558,6 +1931,36 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly deleteSite: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Deleted, with its API keys, users and sessions; its keys and sessions are refused everywhere within 1 s. */
+            readonly 204: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content?: never;
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1593,6 +1996,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -1626,6 +2030,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1662,6 +2067,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -1694,6 +2100,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1730,6 +2137,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -1761,6 +2169,7 @@ export interface operations {
                 content?: never;
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1798,6 +2207,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -1832,6 +2242,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1879,6 +2290,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -1911,6 +2323,7 @@ export interface operations {
                 content?: never;
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1943,6 +2356,7 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -1981,6 +2395,7 @@ export interface operations {
             };
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
@@ -2013,6 +2428,7 @@ export interface operations {
                 content?: never;
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
@@ -2042,6 +2458,433 @@ export interface operations {
                 };
             };
             readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly getConsole: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The console's page. Its policy allows its own script and styles only, no inline script or style. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Content-Security-Policy": components["headers"]["ConsoleContentSecurityPolicy"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "text/html": string;
+                };
+            };
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+        };
+    };
+    readonly getConsoleAsset: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly file: components["parameters"]["ConsoleFile"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The file; its name carries a hash of its content, so it may be cached for good. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlImmutable"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "text/javascript": string;
+                    readonly "text/css": string;
+                    readonly "image/svg+xml": string;
+                };
+            };
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+        };
+    };
+    readonly getConsoleSession: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Signed in (with the CSRF token mutations must carry), or not */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["ConsoleSessionState"];
+                };
+            };
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly signInToConsole: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["ConsoleSignInRequest"];
+            };
+        };
+        readonly responses: {
+            /** @description Signed in: the session is in an `HttpOnly; SameSite=Strict` cookie, idle 1 h, at most 12 h */
+            readonly 201: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly "Set-Cookie": components["headers"]["SetConsoleCookie"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["ConsoleSession"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 413: components["responses"]["PayloadTooLarge"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly signOutOfConsole: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Signed out (also when there was no session); the cookie is cleared. */
+            readonly 204: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content?: never;
+            };
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listEnvironments: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description OK */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["EnvironmentList"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listAdminTokens: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description OK */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["AdminTokenList"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly createAdminToken: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["CreateAdminTokenRequest"];
+            };
+        };
+        readonly responses: {
+            /** @description Created; the token is shown here only */
+            readonly 201: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly Location: components["headers"]["Location"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["AdminTokenWithSecret"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 413: components["responses"]["PayloadTooLarge"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly revokeAdminToken: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                readonly tokenId: components["parameters"]["TokenId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Revoked in every environment; the next request with it, on any instance, is refused, and so is every console session opened with it. */
+            readonly 204: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content?: never;
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly searchUsers: {
+        readonly parameters: {
+            readonly query?: {
+                readonly query?: string;
+                readonly cursor?: string;
+                readonly limit?: number;
+            };
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of users, ordered by the id or email that matched */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["UserPage"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly grantProduct: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                /** @description The customer's own user id. */
+                readonly userId: components["parameters"]["UserId"];
+                readonly productId: components["parameters"]["ProductId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["GrantProductRequest"];
+            };
+        };
+        readonly responses: {
+            /** @description The user, with the grant */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["User"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 413: components["responses"]["PayloadTooLarge"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly revokeProduct: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                /** @description The customer's own user id. */
+                readonly userId: components["parameters"]["UserId"];
+                readonly productId: components["parameters"]["ProductId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The user, without the product (unchanged if they did not have it) */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["User"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listSigningKeys: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description OK */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["SigningKeyList"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly getExchangeSeries: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description One count a second per outcome seen, every instance of the environment added up */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["ExchangeSeries"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];

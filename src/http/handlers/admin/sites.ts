@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { MAX_IDENTITY_TOKEN_AGE_SECONDS } from '../../../domain/sites';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
+import { coversSite } from '../../../domain/admin-access';
+import { adminPrincipal } from '../../middleware/admin-auth';
 import { domainFor, param } from './common';
 
 const origin = z.union([
@@ -58,7 +60,9 @@ export function siteHandlers(deps: AdminDeps) {
     },
     async listSites(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
-      const sites = await domain.sites.listSites();
+      const principal = adminPrincipal(res);
+      // A token limited to some sites sees only those.
+      const sites = (await domain.sites.listSites()).filter((s) => coversSite(principal, s.siteId));
       res.json({ sites: sites.map((s) => domain.sites.view(s)) });
     },
     async getSite(req: Request, res: Response): Promise<void> {
@@ -69,6 +73,11 @@ export function siteHandlers(deps: AdminDeps) {
       const domain = domainFor(deps, req);
       const patch = validate(PatchSite, await readJsonBody(req));
       res.json(domain.sites.view(await domain.sites.updateSite(param(req, 'siteId'), patch)));
+    },
+    async deleteSite(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      await domain.sites.deleteSite(param(req, 'siteId'));
+      res.status(204).end();
     },
     async revealIdentitySecret(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { MAX_USER_ID_LENGTH } from '../../../domain/users';
+import { MAX_USER_ID_LENGTH, MAX_USER_SEARCH_LIMIT } from '../../../domain/users';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
 import { domainFor, instant, param } from './common';
@@ -25,6 +25,24 @@ const CreateSession = z
   })
   .optional();
 
+const SearchUsers = z.strictObject({
+  query: z.string().max(320).optional(),
+  cursor: z.string().min(1).max(2048).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_USER_SEARCH_LIMIT).optional(),
+});
+
+const GrantProduct = z.strictObject({ expiresAt: instant.nullable().optional() }).optional();
+
+function productIdParam(req: Request): string {
+  const productId = param(req, 'productId');
+  if (productId.length < 1 || productId.length > 256) {
+    throw new VerigateError('invalid_request', 'productId must be 1 to 256 characters', {
+      errors: [{ path: 'productId', message: 'must be 1 to 256 characters' }],
+    });
+  }
+  return productId;
+}
+
 function userIdParam(req: Request): string {
   const userId = param(req, 'userId');
   if (userId.length < 1 || userId.length > MAX_USER_ID_LENGTH) {
@@ -47,6 +65,33 @@ export function userHandlers(deps: AdminDeps) {
         productAccess: body.productAccess?.map((p) => ({ productId: p.productId, expiresAt: p.expiresAt ?? null })),
       });
       res.status(created ? 201 : 200).setHeader('Cache-Control', 'no-store');
+      res.json(domain.users.view(user));
+    },
+    async searchUsers(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const q = validate(SearchUsers, req.query);
+      const page = await domain.users.searchUsers(param(req, 'siteId'), {
+        query: q.query ?? '',
+        cursor: q.cursor ?? null,
+        ...(q.limit !== undefined && { limit: q.limit }),
+      });
+      res.setHeader('Cache-Control', 'no-store');
+      res.json({ users: page.users.map((u) => domain.users.view(u)), nextCursor: page.nextCursor });
+    },
+    async grantProduct(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const body = validate(GrantProduct, await readJsonBody(req));
+      const user = await domain.users.grantProduct(param(req, 'siteId'), userIdParam(req), {
+        productId: productIdParam(req),
+        expiresAt: body?.expiresAt ?? null,
+      });
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(domain.users.view(user));
+    },
+    async revokeProduct(req: Request, res: Response): Promise<void> {
+      const domain = domainFor(deps, req);
+      const user = await domain.users.revokeProduct(param(req, 'siteId'), userIdParam(req), productIdParam(req));
+      res.setHeader('Cache-Control', 'no-store');
       res.json(domain.users.view(user));
     },
     async getUser(req: Request, res: Response): Promise<void> {
