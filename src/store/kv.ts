@@ -18,6 +18,20 @@ export type WriteOp =
   /** Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent. */
   | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number };
 
+/** How a write is acknowledged. */
+export interface WriteOptions {
+  /**
+   * A revocation (SPEC §13): resolve only once the number of replicas the
+   * store was configured with (`REDIS_MIN_REPLICAS`) hold the write (Redis
+   * `WAIT`, on the connection and node that wrote it, within the command
+   * timeout); otherwise reject with `StoreUnavailableError`, the write
+   * perhaps applied on the master only. With no replicas asked for (and on
+   * the embedded store, which has none) a plain write. Use it through
+   * src/store/records/revocations.ts.
+   */
+  readonly replicated?: boolean;
+}
+
 /** `writeIf`'s condition: the string under `key` is `equals` (null: the key is absent). */
 export interface WriteGuard {
   readonly key: string;
@@ -96,12 +110,12 @@ export interface KvStore {
   /** Sets `key` only when absent; true when this call wrote it. */
   setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
   /** Atomic batch; same hash tag for every key. */
-  write(ops: readonly WriteOp[]): Promise<void>;
+  write(ops: readonly WriteOp[], options?: WriteOptions): Promise<void>;
   /**
    * Applies `ops` atomically only when `guard` holds at that moment; true
    * when it did. Same hash tag for every key, the guard's included.
    */
-  writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean>;
+  writeIf(guard: WriteGuard, ops: readonly WriteOp[], options?: WriteOptions): Promise<boolean>;
   /** A page of a lexicographic set (members written by `zadd`), in byte order. */
   rangeByLex(key: string, range: LexRange): Promise<string[]>;
   /** Every field of a hash (written by `hincrby`); empty when absent. */

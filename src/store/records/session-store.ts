@@ -4,6 +4,7 @@ import { sessionEndsAt, type SessionRecord } from '../../domain/records';
 import type { KvStore, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation } from './revocations';
 
 /** Milliseconds the session's record must live: until it would end by itself. */
 function sessionTtlMs(session: SessionRecord, now: number): number {
@@ -30,7 +31,7 @@ export async function endSessionsOfUser(
 ): Promise<void> {
   const ids = await kv.members(keys.userSessions(siteId, userId));
   const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
-  await kv.write([
+  await writeRevocation(kv, [
     ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
     ...alsoWrite,
     ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
@@ -96,8 +97,8 @@ export class KvSessionStore implements SessionStore {
   }
 
   async end(session: SessionRecord): Promise<void> {
-    // Record and index in one write; then the pointer (another slot), which leads nowhere by then.
-    await this.kv.write([
+    // Record and index in one write (the revocation); then the pointer (another slot), which leads nowhere by then.
+    await writeRevocation(this.kv, [
       { op: 'del', key: keys.session(session.siteId, session.sessionId) },
       { op: 'srem', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
     ]);

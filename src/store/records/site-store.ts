@@ -5,6 +5,7 @@ import { InvalidatingCache } from './invalidating-cache';
 import type { InvalidationBus } from './invalidation';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation } from './revocations';
 import { KvUserStore } from './user-store';
 
 /** Users deleted per round of a site purge. */
@@ -81,7 +82,9 @@ export class KvSiteStore implements SiteStore {
   }
 
   async update(site: SiteRecord): Promise<void> {
-    await this.kv.write([{ op: 'set', key: keys.site(site.siteId), value: encode(site) }]);
+    // Every site change is acknowledged as a revocation: it may rotate the
+    // identity secret, drop an allowed origin or mark the site deleted.
+    await writeRevocation(this.kv, [{ op: 'set', key: keys.site(site.siteId), value: encode(site) }]);
     this.byPublishableKey.delete(site.publishableKey);
     this.byId.delete(site.siteId);
     await this.bus.publish({ t: 'site', siteId: site.siteId, publishableKey: site.publishableKey });
@@ -94,7 +97,7 @@ export class KvSiteStore implements SiteStore {
     for (const keyId of keyIds) {
       const keyHash = await this.kv.get(keys.siteApiKey(siteId, keyId));
       if (keyHash) {
-        await this.kv.write([{ op: 'del', key: keys.apiKeyByHash(keyHash) }]);
+        await writeRevocation(this.kv, [{ op: 'del', key: keys.apiKeyByHash(keyHash) }]);
         await this.bus.publish({ t: 'api-key', hash: keyHash });
       }
       await this.kv.write([{ op: 'del', key: keys.apiKeyLastUsed(keyId) }]);
@@ -118,7 +121,7 @@ export class KvSiteStore implements SiteStore {
     const site = await this.find(siteId);
     if (site) await this.kv.write([{ op: 'del', key: keys.publishableKey(site.publishableKey) }]);
     await this.kv.write([{ op: 'srem', key: keys.siteIndex(), member: siteId }]);
-    await this.kv.write([{ op: 'del', key: keys.site(siteId) }]);
+    await writeRevocation(this.kv, [{ op: 'del', key: keys.site(siteId) }]);
     this.byId.delete(siteId);
     if (site) this.byPublishableKey.delete(site.publishableKey);
     await this.bus.publish({ t: 'site', siteId, ...(site && { publishableKey: site.publishableKey }) });

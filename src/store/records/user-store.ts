@@ -4,6 +4,7 @@ import type { ProductAccess, UserChanges, UserRecord } from '../../domain/record
 import type { KvStore, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocationIf } from './revocations';
 import { endSessionsOfUser } from './session-store';
 
 /**
@@ -39,6 +40,17 @@ function indexOps(siteId: string, before: UserRecord | null, after: UserRecord |
     ...[...old].filter((m) => !next.has(m)).map((member): WriteOp => ({ op: 'zrem', key, member })),
     ...[...next].filter((m) => !old.has(m)).map((member): WriteOp => ({ op: 'zadd', key, member })),
   ];
+}
+
+/** True when `after` grants some product for less time than `before` did, or not at all. */
+function losesAccess(before: UserRecord | null, after: UserRecord): boolean {
+  if (before === null) return false;
+  return before.productAccess.some((had) => {
+    const now = after.productAccess.find((p) => p.productId === had.productId);
+    if (now === undefined) return true;
+    if (now.expiresAt === null) return false;
+    return had.expiresAt === null || now.expiresAt < had.expiresAt;
+  });
 }
 
 /** What a search cursor holds: the query it belongs to and the last member taken from each kind. */
@@ -126,10 +138,12 @@ export class KvUserStore implements UserStore {
       const before = decode<UserRecord>(raw);
       const after = change(before);
       if (after === null) return { before, after: before };
-      const written = await this.kv.writeIf({ key, equals: raw }, [
-        { op: 'set', key, value: encode(after) },
-        ...indexOps(siteId, before, after),
-      ]);
+      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after)];
+      // A change that takes product access away (a revoke, or a PUT with a
+      // shorter list) is a revocation; any other change is a plain write.
+      const written = losesAccess(before, after)
+        ? await writeRevocationIf(this.kv, { key, equals: raw }, ops)
+        : await this.kv.writeIf({ key, equals: raw }, ops);
       if (written) return { before, after };
     }
     throw new StoreUnavailableError(new Error(`user ${userId}: ${MAX_ATTEMPTS} conflicting writes in a row`));
