@@ -272,10 +272,14 @@ export function waitReady(client: RedisClient, timeoutMs: number): Promise<void>
 
 /** Closes `client` politely (QUIT), or drops the connection when it cannot. */
 export async function quit(client: RedisClient): Promise<void> {
-  if (client.status === 'end') return;
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
+  if (client.status !== 'end') {
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
   }
+  // Behind Sentinel, QUIT leaves the failover detector's connections to the
+  // sentinels open (and reconnecting); disconnect() is what closes them.
+  if (!(client instanceof Cluster) && client.options.sentinels) client.disconnect();
 }
