@@ -400,6 +400,18 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         });
       };
 
+      it('simultaneous first sign-ins of one new user for the last seat: one creates it, the others change it, none is refused', async () => {
+        const plain = await instance();
+        const kv = (opened[opened.length - 1] as { kv: KvStore }).kv;
+        await plain.users.saveChanges('site_a', 'seated', {}, clock.now());
+        const { users } = createRecordStores(heldBack(kv, 10), { clock });
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => users.saveChanges('site_a', 'newcomer', { name: `n${i}` }, clock.now(), { maxUsers: 2 })),
+        );
+        expect(outcomes.map((o) => o.saved)).toEqual(Array.from({ length: 10 }, () => true));
+        expect(outcomes.filter((o) => o.saved && o.created)).toHaveLength(1);
+      });
+
       it('creates that all saw a free seat before any wrote: exactly one lands', async () => {
         const plain = await instance();
         const kv = (opened[opened.length - 1] as { kv: KvStore }).kv;

@@ -164,8 +164,10 @@ export class KvUserStore implements UserStore {
    * A compare-and-set of the record like `update`, with the conditions in
    * the same step: `existingWithEmail` against the record read, `maxUsers`
    * as a `fewerThan` guard on the index's `u:` members (the site's users)
-   * when this creates one. A create refused by that guard is retried, and
-   * answered `seat_limit_reached` once the count read shows the site full.
+   * when this creates one. A refused write is retried from a fresh read (the
+   * user may exist by now: then it is a change, never refused by seats);
+   * a create retried while the count shows the site full is answered
+   * `seat_limit_reached`.
    */
   async saveChanges(
     siteId: string,
@@ -177,6 +179,8 @@ export class KvUserStore implements UserStore {
     const key = keys.user(siteId, userId);
     const index = keys.userIndex(siteId);
     const { maxUsers, existingWithEmail } = conditions;
+    // The count is read only after a write was refused: a create with seats to spare costs no extra round trip.
+    let refused = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const raw = await this.kv.get(key);
       const before = decode<UserRecord>(raw);
@@ -185,7 +189,7 @@ export class KvUserStore implements UserStore {
       }
       const guards: WriteGuard[] = [{ key, equals: raw }];
       if (before === null && maxUsers !== undefined && maxUsers !== null) {
-        if ((await this.kv.countByLex(index, ID)) >= maxUsers) return { saved: false, reason: 'seat_limit_reached' };
+        if (refused && (await this.kv.countByLex(index, ID)) >= maxUsers) return { saved: false, reason: 'seat_limit_reached' };
         guards.push({ key: index, prefix: ID, fewerThan: maxUsers });
       }
       const after: UserRecord = {
@@ -199,6 +203,7 @@ export class KvUserStore implements UserStore {
       };
       const written = await this.kv.writeIf(guards, [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after)]);
       if (written) return { saved: true, user: after, created: before === null };
+      refused = true;
     }
     throw conflictStorm(userId);
   }
