@@ -38,7 +38,7 @@ export async function signInWithIdentityToken(
     });
   }
   if (user === 'seat_limit_reached') {
-    throw new VerigateError('invalid_identity_token', "The site has as many users as its maxUsers allows; existing users can still sign in", {
+    throw new VerigateError('invalid_identity_token', 'The site has as many users as its maxUsers allows; existing users can still sign in', {
       reason: 'seat_limit_reached',
     });
   }
