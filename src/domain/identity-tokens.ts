@@ -158,6 +158,8 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
   }
   const email = readOptionalString('email', payload, user, MAX_EMAIL_LENGTH);
   if (email instanceof Error) return fail('malformed', email.message);
+  // NUL separates an email from the user id in the site's user index; no address holds one.
+  if (typeof email === 'string' && email.includes('\u0000')) return fail('malformed', 'email must not contain the character U+0000');
   if (userId === null && (typeof email !== 'string' || email === '')) {
     return fail('missing_user_id', 'Put the user id in sub (or userId, id, user.id), or the email of an existing user in email');
   }

@@ -135,6 +135,10 @@ describe('POST /live_api/v1/sessions — sign-in with a customer-signed identity
       await refusedWith('not-a-jwt', 'malformed');
       await refusedWith('a.b.c', 'malformed');
     });
+    it('malformed (an email with U+0000 in it, with or without an id)', async () => {
+      await refusedWith(await identityToken({ sub: 'x', email: 'a\u0000b@example.com' }), 'malformed');
+      await refusedWith(await identityToken({ email: 'a\u0000b@example.com' }), 'malformed');
+    });
     it('malformed (a nested claim cannot be an attribute)', async () => refusedWith(await identityToken({ sub: 'x', prefs: { a: 1 } }), 'malformed'));
     it('attributes_too_large', async () => refusedWith(await identityToken({ sub: 'x', blob: 'y'.repeat(5000) }), 'attributes_too_large'));
   });
