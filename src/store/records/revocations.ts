@@ -26,6 +26,6 @@ export function writeRevocation(kv: KvStore, ops: readonly WriteOp[]): Promise<v
 }
 
 /** `kv.writeIf(guard, ops)`, acknowledged by the configured number of replicas when it writes. */
-export function writeRevocationIf(kv: KvStore, guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean> {
+export function writeRevocationIf(kv: KvStore, guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[]): Promise<boolean> {
   return kv.writeIf(guard, ops, REPLICATED);
 }
