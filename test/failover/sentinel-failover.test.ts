@@ -10,6 +10,9 @@
  *
  * The unavailability window is measured and printed, never asserted.
  */
+import { randomBytes } from 'node:crypto';
+import { REDIS_COMMANDS_USED, REDIS_SENTINEL_EXTRA_COMMANDS } from '../../src/store/redis-commands';
+import { uniquePrefix } from '../support/redis';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type TestGateway } from '../support/gateway';
 import { pollUntil } from '../support/poll';
 import { startRedisSentinel, type RedisSentinelHandle, type SentinelDataNode } from '../support/redis-sentinel';
@@ -25,10 +28,22 @@ let safe: TestGateway;
 
 const storeEnv = () => ({ REDIS_SENTINELS: group.sentinelsEnv, REDIS_SENTINEL_NAME: group.name });
 
+const prefix = uniquePrefix();
+const ACL_USER = 'verigate-app';
+const ACL_PASSWORD = randomBytes(18).toString('base64url');
+
 beforeAll(async () => {
-  group = await startRedisSentinel({ replicas: 1 });
-  plain = await startGateway({ storeEnv: storeEnv() });
-  safe = await startGateway({ storeEnv: storeEnv(), minReplicas: 1, prefix: plain.prefix, masterKey: plain.masterKey, clock: plain.clock });
+  // Both gateways connect to the data nodes as a restricted ACL user: the
+  // commands of REDIS_COMMANDS_USED plus REDIS_SENTINEL_EXTRA_COMMANDS, and
+  // only this run's keys and channels (REDIS_USERNAME / REDIS_PASSWORD).
+  const commands = [...REDIS_COMMANDS_USED, ...REDIS_SENTINEL_EXTRA_COMMANDS].map((c) => `+${c.toLowerCase()}`);
+  group = await startRedisSentinel({
+    replicas: 1,
+    aclUsers: [[ACL_USER, 'on', `>${ACL_PASSWORD}`, `~${prefix}:*`, `&${prefix}:*`, '-@all', ...commands]],
+  });
+  const env = { ...storeEnv(), REDIS_USERNAME: ACL_USER, REDIS_PASSWORD: ACL_PASSWORD };
+  plain = await startGateway({ storeEnv: env, prefix });
+  safe = await startGateway({ storeEnv: env, minReplicas: 1, prefix, masterKey: plain.masterKey, clock: plain.clock });
 });
 
 afterAll(async () => {

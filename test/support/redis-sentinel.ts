@@ -46,6 +46,12 @@ export interface StartRedisSentinelOptions {
   readonly downAfterMs?: number;
   /** `failover-timeout` (default 2000). */
   readonly failoverTimeoutMs?: number;
+  /**
+   * ACL users on every data node, as `user` config lines split into words
+   * (`['verigate', 'on', '>pw', '~vg:*', '-@all', '+get']`): given on the
+   * command line, so a node restarted after a failover has them too.
+   */
+  readonly aclUsers?: readonly (readonly string[])[];
 }
 
 const NAME = 'verigate-test';
@@ -99,7 +105,12 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
     await Promise.all(all.map(({ exit }) => exit));
   };
   // Diskless full syncs, at once: a replica is in sync a moment after it connects.
-  const dataArgs = ['--dir', dir, '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'];
+  const dataArgs = [
+    '--dir', dir,
+    '--repl-diskless-sync', 'yes',
+    '--repl-diskless-sync-delay', '0',
+    ...(options.aclUsers ?? []).flatMap((words) => ['--user', ...words]),
+  ];
   try {
     const masterPort = await freePort();
     processes.set(`data:${masterPort}`, await spawnRedisServer(masterPort, dataArgs));
