@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'user_not_found'
   | 'api_key_not_found'
   | 'forbidden'
+  | 'request_timeout'
+  | 'headers_too_large'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -49,6 +51,8 @@ export const ERROR_STATUS = {
   user_not_found: 404,
   api_key_not_found: 404,
   forbidden: 403,
+  request_timeout: 408,
+  headers_too_large: 431,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -74,6 +78,8 @@ export const ERROR_TITLES = {
   user_not_found: 'User not found',
   api_key_not_found: 'API key not found',
   forbidden: 'Outside what this admin token may do',
+  request_timeout: 'The request did not arrive in time',
+  headers_too_large: 'The request headers are too large',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

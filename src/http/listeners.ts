@@ -56,8 +56,8 @@ export function createEnvironmentListener(deps: EnvironmentDeps): BuiltListener 
 
 /** The admin listener: both environments, behind the admin token; Express only. */
 export function createAdminListener(deps: AdminDeps): BuiltListener {
-  const pipeline = new Pipeline('admin', deps.log, deps.metrics);
+  const pipeline = new Pipeline('admin', deps.log, deps.metrics, deps.clientAddressOf ? { clientAddressOf: deps.clientAddressOf } : {});
   const routes = adminRoutes(deps);
-  const app = expressApp(pipeline, routes, adminAuth(deps.access));
+  const app = expressApp(pipeline, routes, adminAuth(deps.access, deps.adminFailures));
   return { requestListener: app, pipeline, app, routes };
 }

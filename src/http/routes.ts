@@ -75,7 +75,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   const users = userHandlers(deps);
   const ops = signingKeyHandlers(deps);
   const tokens = adminTokenHandlers(deps);
-  const consolePage = consoleHandlers(deps.access, deps.consoleAssets);
+  const consolePage = consoleHandlers(deps.access, deps.consoleAssets, deps.adminFailures);
   const env = '/admin/v1/:environment';
   const site = `${env}/sites/:siteId`;
   const user = `${site}/users/:userId`;
