@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { inspect } from 'node:util';
+import ipaddr from 'ipaddr.js';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
@@ -184,6 +185,20 @@ function integerVariable(name: string, fallback: number, min: number, max: numbe
 /** A count per minute. */
 function rateLimitVariable(name: string, fallback: number) {
   return integerVariable(name, fallback, 1, 100_000_000, ' (a count per minute)');
+}
+
+/**
+ * Whether `host` (an `ADMIN_HOST`) binds loopback only: `localhost`,
+ * `127.0.0.0/8`, `::1`. Anything else exposes the admin listener to a
+ * network, which start-up warns about (SPEC §7).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost') return true;
+  if (isIP(bare) === 0) return false;
+  const address = ipaddr.parse(bare);
+  const v4 = address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() ? (address as ipaddr.IPv6).toIPv4Address() : address;
+  return v4.range() === 'loopback';
 }
 
 /** RFC 1123 host name, loosely: labels of letters, digits and hyphens. */

@@ -2,7 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { epochSeconds } from './clock';
 import type { Attributes, AttributeValue } from './users';
-import { MAX_ATTRIBUTES_BYTES, MAX_USER_ID_LENGTH, attributesSize } from './users';
+import { MAX_ATTRIBUTES_BYTES, MAX_USER_ID_LENGTH, attributesSize, isWellFormedUserId } from './users';
 
 /** Why a customer-signed identity token was refused (the `reason` of `invalid_identity_token`). */
 export type IdentityTokenFailure =
@@ -162,6 +162,7 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
   const userId = readUserId(payload, user);
   if (userId === null) return fail('missing_user_id', 'Put the user id in sub (or userId, id, user.id)');
   if (userId.length > MAX_USER_ID_LENGTH) return fail('malformed', `The user id must be at most ${MAX_USER_ID_LENGTH} characters`);
+  if (!isWellFormedUserId(userId)) return fail('malformed', 'The user id must be well-formed Unicode (no lone surrogates)');
   const email = readOptionalString('email', payload, user, MAX_EMAIL_LENGTH);
   if (email instanceof Error) return fail('malformed', email.message);
   const name = readOptionalString('name', payload, user, MAX_NAME_LENGTH);

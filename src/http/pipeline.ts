@@ -346,6 +346,8 @@ function nodeRefusal(err: Error & { code?: string }): VerigateError | null {
   switch (err.code) {
     case 'ECONNRESET':
     case 'EPIPE':
+    // The client closed its side mid-request: there is no one to answer.
+    case 'HPE_INVALID_EOF_STATE':
       return null;
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new VerigateError('request_timeout', 'The request did not arrive in time (headers and body within 10 s)', undefined, {

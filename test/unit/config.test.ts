@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { inspect } from 'node:util';
-import { ConfigError, loadConfig, redactedConfigSummary, redactUrl } from '../../src/config';
+import { ConfigError, isLoopbackHost, loadConfig, redactedConfigSummary, redactUrl } from '../../src/config';
 
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 const ADMIN_TOKEN = 'a'.repeat(40);
@@ -545,5 +545,14 @@ describe('loadConfig TRUST_PROXY (SPEC §7)', () => {
     const problems = problemsOf({ TRUST_PROXY: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^TRUST_PROXY must be false, a hop count/);
+  });
+});
+
+describe('isLoopbackHost (the ADMIN_HOST warning)', () => {
+  it.each(['127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', 'localhost', 'LOCALHOST'])('%s is loopback', (host) => {
+    expect(isLoopbackHost(host)).toBe(true);
+  });
+  it.each(['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'admin.internal', '::2', '128.0.0.1'])('%s is not', (host) => {
+    expect(isLoopbackHost(host)).toBe(false);
   });
 });
