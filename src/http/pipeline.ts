@@ -222,6 +222,28 @@ export class Pipeline {
     this.send(res, problem.status, PROBLEM_TYPE, JSON.stringify(problemBody(problem, state.requestId)), extra);
   }
 
+  /**
+   * One audit line (SPEC §8), at `info`: `"audit": true`, the action, the
+   * actor, the client address, the environment and the ids — never a
+   * secret (audit.ts copies ids only).
+   */
+  audit(res: ServerResponse, entry: AuditEntry): void {
+    const state = requestState(res);
+    this.log.info(
+      {
+        audit: true,
+        action: entry.action,
+        actor: entry.actor,
+        clientAddress: state.clientAddress,
+        environment: entry.environment,
+        requestId: state.requestId,
+        ...entry.ids,
+        ...(entry.created && { created: entry.created }),
+      },
+      'audit',
+    );
+  }
+
   /** Label objects by route, method and status, made once: metrics are counted on every request. */
   private readonly labels = new Map<string, { route: RouteLabels; requests: Map<string, RequestLabels> }>();
 
@@ -323,6 +345,19 @@ export class Pipeline {
     this.metrics.httpRequests.inc({ environment: this.listener, route: UNMATCHED_ROUTE, method: 'unknown', status: String(problem.status) });
     this.log.info({ requestId, clientAddress, status: problem.status, code: problem.code, cause: err.code }, 'request refused by the HTTP parser');
   }
+}
+
+/** One audit line's fields, as audit.ts's step hands them to {@link Pipeline.audit}. */
+export interface AuditEntry {
+  readonly action: string;
+  /** `root`, or the scoped admin token's tokenId. */
+  readonly actor: string;
+  /** The environment the path names; null for what spans both (admin tokens). */
+  readonly environment: string | null;
+  /** Ids named in the path (`siteId`, `userId`, `keyId`, `productId`, `tokenId`, …). */
+  readonly ids: Readonly<Record<string, string>>;
+  /** Ids the call made, read from its answer (`siteId`, `keyId`, `sessionId`, `kid`, `tokenId`, …). */
+  readonly created: Readonly<Record<string, string>> | undefined;
 }
 
 /** What {@link Pipeline} is built with, besides its listener, logger and metrics. */
