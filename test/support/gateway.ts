@@ -92,6 +92,7 @@ export interface TestGateway {
 const GENEROUS_LIMITS: Partial<Record<keyof RateLimitConfig, number>> = {
   signInPerAddress: 100_000,
   failedApiKeysPerAddress: 100_000,
+  signInFailuresPerSite: 100_000,
   sessionPerAddress: 100_000,
   adminFailuresPerAddress: 100_000,
 };
@@ -119,6 +120,7 @@ function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: 
     VERIGATE_ADMIN_TOKEN: parts.adminToken,
     RATE_LIMIT_SIGN_IN_PER_ADDRESS: String(GENEROUS_LIMITS.signInPerAddress),
     RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: String(GENEROUS_LIMITS.failedApiKeysPerAddress),
+    RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE: String(GENEROUS_LIMITS.signInFailuresPerSite),
     RATE_LIMIT_SESSION_PER_ADDRESS: String(GENEROUS_LIMITS.sessionPerAddress),
     RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: String(GENEROUS_LIMITS.adminFailuresPerAddress),
     ...(options.trustProxy !== undefined && { TRUST_PROXY: options.trustProxy }),
