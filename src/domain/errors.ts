@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'request_timeout'
   | 'headers_too_large'
+  | 'seat_limit_reached'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -53,6 +54,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   request_timeout: 408,
   headers_too_large: 431,
+  seat_limit_reached: 409,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -80,6 +82,7 @@ export const ERROR_TITLES = {
   forbidden: 'Outside what this admin token may do',
   request_timeout: 'The request did not arrive in time',
   headers_too_large: 'The request headers are too large',
+  seat_limit_reached: 'The site has as many users as its maxUsers allows',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 
