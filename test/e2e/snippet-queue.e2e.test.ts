@@ -124,7 +124,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await new Promise((done) => pages?.close(done));
+  if (pages) await new Promise((done) => pages.close(done));
   await gw?.close();
 });
 

@@ -1,0 +1,51 @@
+/**
+ * A customer's React page, built by Vite (test/e2e/react.e2e.test.ts):
+ * `@verigate/react` as its README shows it. The page's backend (the test's
+ * page server) answers /config.json with the public values and an identity
+ * token for the visitor it knows, as a server-rendered page would pass it.
+ */
+import { StrictMode, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { VerigateProvider, useVerificationToken, useVerigate, useVerigateUser } from '@verigate/react';
+
+interface PageConfig {
+  publishableKey: string;
+  baseUrl: string;
+  identityToken: string | null;
+}
+
+function Profile({ onSwitch }: { onSwitch: (userId: string | null) => void }) {
+  const user = useVerigateUser();
+  const verigate = useVerigate();
+  const getVerificationToken = useVerificationToken();
+  const [token, setToken] = useState('');
+  return (
+    <main>
+      <p id="user">{user ? `Signed in as ${user.name ?? user.userId}` : 'Not signed in'}</p>
+      <p id="error">{verigate.lastError?.reason ?? ''}</p>
+      <button onClick={async () => setToken((await getVerificationToken()) ?? 'none')}>Get token</button>
+      <button onClick={() => onSwitch('grace')}>Switch to Grace</button>
+      <button onClick={() => onSwitch(null)}>Sign out</button>
+      <output id="token">{token}</output>
+    </main>
+  );
+}
+
+function Page({ config }: { config: PageConfig }) {
+  const [identityToken, setIdentityToken] = useState(config.identityToken);
+  // Your backend signs a token for whom it has signed in; null when nobody is.
+  const switchTo = async (userId: string | null) =>
+    setIdentityToken(userId === null ? null : ((await (await fetch(`/identity/${userId}`)).json()) as { identityToken: string }).identityToken);
+  return (
+    <VerigateProvider publishableKey={config.publishableKey} baseUrl={config.baseUrl} identityToken={identityToken}>
+      <Profile onSwitch={(userId) => void switchTo(userId)} />
+    </VerigateProvider>
+  );
+}
+
+const config = (await (await fetch('/config.json')).json()) as PageConfig;
+createRoot(document.getElementById('root') as HTMLElement).render(
+  <StrictMode>
+    <Page config={config} />
+  </StrictMode>,
+);

@@ -1,0 +1,170 @@
+/**
+ * `@verigate/react` in a Vite-built page (test/e2e/react-page, React 19 in
+ * StrictMode), driven in Chromium against a real gateway on real Redis.
+ * The page imports the package by name, so Vite bundles its build
+ * (packages/react/dist, built here when stale), as a customer's app would.
+ * The page's backend (a small server here) hands out the public values
+ * and identity tokens; the test exchanges the page's verification token at
+ * the gateway with the site's API key.
+ */
+import { execFile as execFileCallback, execFileSync } from 'node:child_process';
+import { createSecretKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { SignJWT } from 'jose';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/console-browser';
+import { adminClient, exchange, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
+import { freePort } from '../support/ports';
+
+const execFile = promisify(execFileCallback);
+const ROOT = resolve(__dirname, '../..');
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+
+jest.setTimeout(90_000);
+
+let gw: TestGateway;
+let admin: ReturnType<typeof adminClient>;
+let site: Provisioned;
+let out: string;
+let pages: Server;
+let origin: string;
+let browser: Browser;
+/** Who the page's backend says is signed in when the page loads. */
+let visitor: string | null = 'ada';
+/** Every sign-in request the gateway got from the page. */
+let signIns: number;
+
+function identityToken(userId: string): Promise<string> {
+  return new SignJWT({ name: userId === 'ada' ? 'Ada' : 'Grace' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime('10m')
+    .sign(createSecretKey(Buffer.from(site.identitySecret, 'utf8')));
+}
+
+beforeAll(async () => {
+  // The packages as the page's bundler resolves them: their builds.
+  execFileSync(process.execPath, ['scripts/build-sdk.js', 'browser', 'react', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
+  out = mkdtempSync(join(tmpdir(), 'verigate-react-page-'));
+  await execFile(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', join(__dirname, 'react-page'), '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    timeout: 60_000,
+  });
+
+  gw = await startGateway();
+  admin = adminClient(gw, 'sandbox');
+  const port = await freePort();
+  origin = `http://localhost:${port}`;
+  site = await admin.provisionSite({ name: 'React shop', allowedOrigins: [origin] });
+  pages = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', origin).pathname;
+    const json = (body: unknown) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(body));
+    if (path === '/config.json') {
+      void (visitor ? identityToken(visitor) : Promise.resolve(null)).then((token) =>
+        json({ publishableKey: site.publishableKey, baseUrl: gw.urls.sandbox, identityToken: token }),
+      );
+      return;
+    }
+    if (path.startsWith('/identity/')) return void identityToken(path.slice('/identity/'.length)).then((token) => json({ identityToken: token }));
+    const file = path === '/' ? 'index.html' : path.slice(1);
+    try {
+      const body = readFileSync(join(out, file));
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(path === '/favicon.ico' ? 204 : 404).end();
+    }
+  });
+  await new Promise<void>((done) => pages.listen(port, '127.0.0.1', done));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (pages) await new Promise((done) => pages.close(done));
+  await gw?.close();
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+async function open(): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  signIns = 0;
+  page.on('pageerror', (err) => errors.push(`uncaught ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`${msg.text()} ${msg.location().url}`);
+  });
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && req.url() === `${gw.urls.sandbox}/live_api/v1/sessions`) signIns += 1;
+  });
+  await page.goto(origin);
+  return { page, errors };
+}
+
+/** Clicks "Get token" and exchanges what the page shows at the gateway. */
+async function exchangePageToken(page: Page): Promise<{ token: string; body: Record<string, unknown> }> {
+  await page.evaluate(() => ((document.querySelector('#token') as HTMLElement).textContent = ''));
+  await page.getByRole('button', { name: 'Get token' }).click();
+  await page.waitForFunction(() => (document.querySelector('#token')?.textContent ?? '') !== '', undefined, { timeout: 15_000 });
+  const token = (await page.locator('#token').textContent()) ?? '';
+  return { token, body: (await exchange(gw, 'sandbox', site.apiKey, { userVerificationToken: token })).body };
+}
+
+it('signs in with the identity token prop once (StrictMode), renders the user, and its verification token is verified', async () => {
+  visitor = 'ada';
+  const { page, errors } = await open();
+  await page.getByText('Signed in as Ada').waitFor({ timeout: 15_000 });
+  // StrictMode runs the provider's effects twice: the token was still presented once (a second
+  // presentation would be refused as replayed and leave the visitor anonymous).
+  expect(signIns).toBe(1);
+  const { body } = await exchangePageToken(page);
+  expect(body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'ada', name: 'Ada' } });
+  expect(errors).toEqual([]);
+  await page.context().close();
+});
+
+it('re-renders on every userChange: a new identity token switches the user, null signs out', async () => {
+  visitor = 'ada';
+  const { page, errors } = await open();
+  await page.getByText('Signed in as Ada').waitFor({ timeout: 15_000 });
+  const ada = await exchangePageToken(page);
+
+  await page.getByRole('button', { name: 'Switch to Grace' }).click();
+  await page.getByText('Signed in as Grace').waitFor({ timeout: 15_000 });
+  const grace = await exchangePageToken(page);
+  expect(grace.body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'grace' } });
+  // One visitor, one session: Ada's ended when Grace signed in.
+  expect((await exchange(gw, 'sandbox', site.apiKey, { userVerificationToken: ada.token })).body).toMatchObject({ reason: 'session_ended' });
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByText('Not signed in').waitFor({ timeout: 15_000 });
+  expect((await exchange(gw, 'sandbox', site.apiKey, { userVerificationToken: grace.token })).body).toMatchObject({ reason: 'session_ended' });
+  // Nobody signed in: the hook's function resolves null.
+  await page.getByRole('button', { name: 'Get token' }).click();
+  await page.getByText('none', { exact: true }).waitFor({ timeout: 15_000 });
+  expect(errors).toEqual([]);
+  await page.context().close();
+});
+
+it('without an identity token prop, a reload keeps the session this browser has', async () => {
+  visitor = 'grace';
+  const { page } = await open();
+  await page.getByText('Signed in as Grace').waitFor({ timeout: 15_000 });
+  visitor = null;
+  // The backend now renders no token at all (null would sign out): the page is told nothing...
+  await page.route('**/config.json', (route) =>
+    route.fulfill({ json: { publishableKey: site.publishableKey, baseUrl: gw.urls.sandbox } }),
+  );
+  await page.reload();
+  // ...and the provider restores the stored session: still Grace, with no new sign-in.
+  await page.getByText('Signed in as Grace').waitFor({ timeout: 15_000 });
+  expect(signIns).toBe(1);
+  const { body } = await exchangePageToken(page);
+  expect(body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'grace' } });
+  await page.context().close();
+});
