@@ -3,26 +3,22 @@
  * StrictMode), driven in Chromium against a real gateway on real Redis.
  * The page imports the package by name, so Vite bundles its build
  * (packages/react/dist, built here when stale), as a customer's app would.
- * The page's backend (a small server here) hands out the public values
+ * The page's backend (test/support/react-page.ts) hands out the public values
  * and identity tokens; the test exchanges the page's verification token at
  * the gateway with the site's API key.
  */
-import { execFile as execFileCallback, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createSecretKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../support/console-browser';
 import { adminClient, exchange, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
-import { freePort } from '../support/ports';
+import { buildReactPage, REACT_PAGE_DIR, serveReactPages, type ReactPageServer } from '../support/react-page';
 
-const execFile = promisify(execFileCallback);
 const ROOT = resolve(__dirname, '../..');
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
 
 jest.setTimeout(90_000);
 
@@ -30,8 +26,7 @@ let gw: TestGateway;
 let admin: ReturnType<typeof adminClient>;
 let site: Provisioned;
 let out: string;
-let pages: Server;
-let origin: string;
+let pages: ReactPageServer;
 let browser: Browser;
 /** Who the page's backend says is signed in when the page loads. */
 let visitor: string | null = 'ada';
@@ -51,41 +46,22 @@ beforeAll(async () => {
   // The packages as the page's bundler resolves them: their builds.
   execFileSync(process.execPath, ['scripts/build-sdk.js', 'browser', 'react', '--if-stale'], { cwd: ROOT, stdio: 'inherit' });
   out = mkdtempSync(join(tmpdir(), 'verigate-react-page-'));
-  await execFile(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', join(__dirname, 'react-page'), '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    timeout: 60_000,
-  });
+  await buildReactPage({ viteBin: join(ROOT, 'node_modules/vite/bin/vite.js'), root: REACT_PAGE_DIR, outDir: out });
 
   gw = await startGateway();
   admin = adminClient(gw, 'sandbox');
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  site = await admin.provisionSite({ name: 'React shop', allowedOrigins: [origin] });
-  pages = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', origin).pathname;
-    const json = (body: unknown) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify(body));
-    if (path === '/config.json') {
-      void (visitor ? identityToken(visitor) : Promise.resolve(null)).then((token) =>
-        json({ publishableKey: site.publishableKey, baseUrl: gw.urls.sandbox, identityToken: token }),
-      );
-      return;
-    }
-    if (path.startsWith('/identity/')) return void identityToken(path.slice('/identity/'.length)).then((token) => json({ identityToken: token }));
-    const file = path === '/' ? 'index.html' : path.slice(1);
-    try {
-      const body = readFileSync(join(out, file));
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(path === '/favicon.ico' ? 204 : 404).end();
-    }
+  pages = await serveReactPages({
+    builds: { react19: out },
+    config: async () => ({ publishableKey: site.publishableKey, baseUrl: gw.urls.sandbox, identityToken: visitor ? await identityToken(visitor) : null }),
+    identityToken,
   });
-  await new Promise<void>((done) => pages.listen(port, '127.0.0.1', done));
+  site = await admin.provisionSite({ name: 'React shop', allowedOrigins: [pages.origin] });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (pages) await new Promise((done) => pages.close(done));
+  await pages?.close();
   await gw?.close();
   if (out) rmSync(out, { recursive: true, force: true });
 });
@@ -102,7 +78,7 @@ async function open(): Promise<{ page: Page; errors: string[] }> {
   page.on('request', (req) => {
     if (req.method() === 'POST' && req.url() === `${gw.urls.sandbox}/live_api/v1/sessions`) signIns += 1;
   });
-  await page.goto(origin);
+  await page.goto(pages.url('react19'));
   return { page, errors };
 }
 
@@ -119,6 +95,7 @@ it('signs in with the identity token prop once (StrictMode), renders the user, a
   visitor = 'ada';
   const { page, errors } = await open();
   await page.getByText('Signed in as Ada').waitFor({ timeout: 15_000 });
+  expect(await page.locator('#react').textContent()).toMatch(/^React 19\./);
   // StrictMode runs the provider's effects twice: the token was still presented once (a second
   // presentation would be refused as replayed and leave the visitor anonymous).
   expect(signIns).toBe(1);

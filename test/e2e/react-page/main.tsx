@@ -4,7 +4,7 @@
  * page server) answers /config.json with the public values and an identity
  * token for the visitor it knows, as a server-rendered page would pass it.
  */
-import { StrictMode, useState } from 'react';
+import { StrictMode, useState, version } from 'react';
 import { createRoot } from 'react-dom/client';
 import { VerigateProvider, useVerificationToken, useVerigate, useVerigateUser } from '@verigate/react';
 
@@ -21,6 +21,7 @@ function Profile({ onSwitch }: { onSwitch: (userId: string | null) => void }) {
   const [token, setToken] = useState('');
   return (
     <main>
+      <p id="react">React {version}</p>
       <p id="user">{user ? `Signed in as ${user.name ?? user.userId}` : 'Not signed in'}</p>
       <p id="error">{verigate.lastError?.reason ?? ''}</p>
       <button onClick={async () => setToken((await getVerificationToken()) ?? 'none')}>Get token</button>
