@@ -101,6 +101,17 @@ it('signs in with the identity token prop once (StrictMode), renders the user, a
   expect(signIns).toBe(1);
   const { body } = await exchangePageToken(page);
   expect(body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'ada', name: 'Ada' } });
+  // A child that asked for a token as it mounted (before the provider's effects ran) got Ada's too.
+  type Early = { calls: number; results: string[] };
+  await page.waitForFunction(() => {
+    const early = (window as unknown as { early?: Early }).early;
+    return early !== undefined && early.results.length === early.calls;
+  }, undefined, { timeout: 15_000 });
+  const early = await page.evaluate(() => (window as unknown as { early: Early }).early);
+  expect(early.calls).toBeGreaterThan(0);
+  for (const result of early.results) {
+    expect((await exchange(gw, 'sandbox', site.apiKey, { userVerificationToken: result })).body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'ada' } });
+  }
   expect(errors).toEqual([]);
   await page.context().close();
 });
@@ -144,4 +155,22 @@ it('without an identity token prop, a reload keeps the session this browser has'
   const { body } = await exchangePageToken(page);
   expect(body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'grace' } });
   await page.context().close();
+});
+
+it("a misconfigured publishable key is thrown to the page's error boundary", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // A secret key where the publishable key belongs: refused before anything is sent.
+  await page.route('**/config.json', (route) =>
+    route.fulfill({ json: { publishableKey: site.apiKey, baseUrl: gw.urls.sandbox, identityToken: null } }),
+  );
+  const sent: string[] = [];
+  page.on('request', (req) => {
+    if (req.url().startsWith(gw.urls.sandbox)) sent.push(req.url());
+  });
+  await page.goto(pages.url('react19'));
+  await page.locator('#boundary').waitFor({ timeout: 15_000 });
+  expect(await page.locator('#boundary').textContent()).toBe('invalid_publishable_key');
+  expect(sent).toEqual([]);
+  await context.close();
 });

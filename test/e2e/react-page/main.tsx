@@ -4,7 +4,7 @@
  * page server) answers /config.json with the public values and an identity
  * token for the visitor it knows, as a server-rendered page would pass it.
  */
-import { StrictMode, useState, version } from 'react';
+import { Component, StrictMode, useEffect, useState, version, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { VerigateProvider, useVerificationToken, useVerigate, useVerigateUser } from '@verigate/react';
 
@@ -32,6 +32,37 @@ function Profile({ onSwitch }: { onSwitch: (userId: string | null) => void }) {
   );
 }
 
+/**
+ * Asks for a token as it mounts: before the provider's own effects have
+ * started the SDK. Every call and its outcome are kept in `window.early`
+ * (StrictMode runs the effect twice: each run must succeed).
+ */
+function EarlyToken() {
+  const getVerificationToken = useVerificationToken();
+  useEffect(() => {
+    const early = ((window as unknown as { early?: { calls: number; results: string[] } }).early ??= { calls: 0, results: [] });
+    early.calls += 1;
+    getVerificationToken().then(
+      (t) => early.results.push(t ?? 'none'),
+      (err: unknown) => early.results.push(`error ${String(err)}`),
+    );
+  }, [getVerificationToken]);
+  return null;
+}
+
+/** Where a misconfiguration the provider throws ends up. */
+class Boundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  override state: { error: unknown } = { error: null };
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+  override render() {
+    const { error } = this.state;
+    if (error === null) return this.props.children;
+    return <p id="boundary">{(error as { code?: string }).code ?? String(error)}</p>;
+  }
+}
+
 function Page({ config }: { config: PageConfig }) {
   const [identityToken, setIdentityToken] = useState(config.identityToken);
   // Your backend signs a token for whom it has signed in; null when nobody is.
@@ -40,6 +71,7 @@ function Page({ config }: { config: PageConfig }) {
   return (
     <VerigateProvider publishableKey={config.publishableKey} baseUrl={config.baseUrl} identityToken={identityToken}>
       <Profile onSwitch={(userId) => void switchTo(userId)} />
+      <EarlyToken />
     </VerigateProvider>
   );
 }
@@ -47,6 +79,8 @@ function Page({ config }: { config: PageConfig }) {
 const config = (await (await fetch('/config.json')).json()) as PageConfig;
 createRoot(document.getElementById('root') as HTMLElement).render(
   <StrictMode>
-    <Page config={config} />
+    <Boundary>
+      <Page config={config} />
+    </Boundary>
   </StrictMode>,
 );
