@@ -225,7 +225,7 @@ export function adminClient(gw: TestGateway, env: Environment = 'live') {
   };
   return {
     call,
-    async provisionSite(input: { name?: string; allowedOrigins?: string[] } = {}): Promise<Provisioned> {
+    async provisionSite(input: { name?: string; allowedOrigins?: string[]; maxUsers?: number | null } = {}): Promise<Provisioned> {
       const site = await call('post', '/sites', { name: input.name ?? 'Shop', ...input });
       if (site.status !== 201) throw new Error(`createSite: ${site.status} ${JSON.stringify(site.body)}`);
       const key = await call('post', `/sites/${site.body.siteId}/api-keys`, { name: 'backend' });

@@ -79,7 +79,7 @@ export interface paths {
         readonly put?: never;
         /**
          * Sign a visitor in with a customer-signed identity token
-         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. CORS per the site's `allowedOrigins`.
+         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. A token with `email` and no user id (`sub`, `userId`, `id`, `user.id`) signs in the site's one existing user with that email, compared case-insensitively (`unknown_user` when there is none or more than one); a token with both uses the id. A sign-in that would create a user past the site's `maxUsers` is refused (`seat_limit_reached`); existing users keep signing in. CORS per the site's `allowedOrigins`.
          */
         readonly post: operations["createSession"];
         readonly delete?: never;
@@ -412,7 +412,7 @@ export interface paths {
         readonly get: operations["getUser"];
         /**
          * Create or update a user
-         * @description Members left out keep their value (or their default for a new user).
+         * @description Members left out keep their value (or their default for a new user). Creating a user past the site's `maxUsers` is refused with 409 `seat_limit_reached`; existing users can always be updated.
          */
         readonly put: operations["upsertUser"];
         readonly post?: never;
@@ -706,7 +706,7 @@ export interface components {
         /** @enum {string} */
         readonly Environment: "live" | "sandbox";
         /** @enum {string} */
-        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "internal_error";
+        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "seat_limit_reached" | "internal_error";
         /** @description RFC 9457 problem details. */
         readonly Problem: {
             /** @example urn:verigate:error:invalid_api_key */
@@ -725,8 +725,11 @@ export interface components {
                 readonly message: string;
             }[];
         };
-        /** @enum {string} */
-        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large";
+        /**
+         * @description Why the identity token was refused. `missing_user_id`: neither a user id nor an email; `unknown_user`: a token with an email and no user id, and the site has no user, or more than one, with that email (case-insensitive); `seat_limit_reached`: the token would create a user and the site already has `maxUsers` users.
+         * @enum {string}
+         */
+        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large" | "unknown_user" | "seat_limit_reached";
         /** @description A flat JSON object (at most 4 KiB serialized). */
         readonly Attributes: {
             readonly [key: string]: string | number | boolean | null;
@@ -857,11 +860,18 @@ export interface components {
             readonly allowedOrigins?: readonly string[];
             /** @default 3600 */
             readonly maxIdentityTokenAgeSeconds: number;
+            /**
+             * @description Seats: at most this many users (null, the default, for no limit). A sign-in or admin `PUT` that would create a user past it is refused; lowering it below the users the site has removes none.
+             * @default null
+             */
+            readonly maxUsers: number | null;
         };
         readonly UpdateSiteRequest: {
             readonly name?: string;
             readonly allowedOrigins?: readonly string[];
             readonly maxIdentityTokenAgeSeconds?: number;
+            /** @description Seats: at most this many users (null, the default, for no limit). A sign-in or admin `PUT` that would create a user past it is refused; lowering it below the users the site has removes none. */
+            readonly maxUsers?: number | null;
         };
         readonly Site: {
             /** @example site_3kTMd9xQ2 */
@@ -872,6 +882,8 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            /** @description Seats (null for no limit). */
+            readonly maxUsers: number | null;
             /**
              * Format: date-time
              * @example 2026-11-21T10:00:00.000Z
@@ -892,6 +904,8 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            /** @description Seats (null for no limit). */
+            readonly maxUsers: number | null;
             /**
              * Format: date-time
              * @example 2026-11-21T10:00:00.000Z
@@ -1312,6 +1326,21 @@ export interface components {
                     readonly status?: 403;
                     /** @enum {unknown} */
                     readonly code?: "forbidden";
+                };
+            };
+        };
+        /** @description The user does not exist yet and the site already has `maxUsers` users. */
+        readonly SeatLimitReached: {
+            headers: {
+                readonly "X-Request-Id": components["headers"]["XRequestId"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    readonly status?: 409;
+                    /** @enum {unknown} */
+                    readonly code?: "seat_limit_reached";
                 };
             };
         };
@@ -2293,6 +2322,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 409: components["responses"]["SeatLimitReached"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
             readonly 500: components["responses"]["InternalError"];
