@@ -2,7 +2,7 @@ import { createSecretKey } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { epochSeconds } from './clock';
 import type { AssertedIdentity, Attributes, AttributeValue } from './users';
-import { MAX_ATTRIBUTES_BYTES, MAX_USER_ID_LENGTH, attributesSize } from './users';
+import { MAX_ATTRIBUTES_BYTES, MAX_USER_ID_LENGTH, attributesSize, isWellFormedUserId } from './users';
 
 /** Why a customer-signed identity token was refused (the `reason` of `invalid_identity_token`). */
 export type IdentityTokenFailure =
@@ -156,6 +156,7 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
   if (userId !== null && userId.length > MAX_USER_ID_LENGTH) {
     return fail('malformed', `The user id must be at most ${MAX_USER_ID_LENGTH} characters`);
   }
+  if (userId !== null && !isWellFormedUserId(userId)) return fail('malformed', 'The user id must be well-formed Unicode (no lone surrogates)');
   const email = readOptionalString('email', payload, user, MAX_EMAIL_LENGTH);
   if (email instanceof Error) return fail('malformed', email.message);
   // NUL separates an email from the user id in the site's user index; no address holds one.

@@ -10,6 +10,16 @@ export type { AttributeValue, Attributes, ProductAccess, UserChanges, UserRecord
 export const MAX_ATTRIBUTES_BYTES = 4096;
 export const MAX_USER_ID_LENGTH = 256;
 
+/**
+ * A user id must be well-formed Unicode (SPEC §7): no lone surrogate, which
+ * JSON escapes (`"\ud800"`) can smuggle in but UTF-8 cannot carry, so it
+ * could not be stored, compared or sent back as the same id.
+ */
+export function isWellFormedUserId(userId: string): boolean {
+  // String.prototype.isWellFormed (Node 20) is ES2024; the project's lib is ES2023.
+  return (userId as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 export interface ProductAccessView {
   productId: string;
   expiresAt: string | null;
