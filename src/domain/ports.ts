@@ -144,6 +144,22 @@ export interface SessionStore {
   endAllForUser(siteId: string, userId: string): Promise<void>;
 }
 
+/**
+ * Identity tokens that have signed a visitor in (SPEC §7: one identity
+ * token, one sign-in), each under a keyed hash the domain makes of what
+ * identifies the token (its `jti`, else its verified claims).
+ */
+export interface IdentityTokenUseStore {
+  /**
+   * Records the use, kept for `ttlMs`, unless it is recorded already; true
+   * when this call recorded it. Atomic: of any number of calls at the same
+   * moment, on any instance, exactly one gets true.
+   */
+  recordFirstUse(siteId: string, useHash: string, ttlMs: number): Promise<boolean>;
+  /** Forgets a use (the sign-in it let through failed before it opened a session). */
+  forget(siteId: string, useHash: string): Promise<void>;
+}
+
 /** The environment's signing keyring. */
 export interface KeyringStore {
   /**
@@ -224,6 +240,7 @@ export interface DomainStores {
   readonly apiKeys: ApiKeyStore;
   readonly users: UserStore;
   readonly sessions: SessionStore;
+  readonly identityTokenUses: IdentityTokenUseStore;
   readonly keyring: KeyringStore;
   readonly sessionAndUser: SessionAndUserReader;
   readonly adminTokens: AdminTokenStore;

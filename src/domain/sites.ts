@@ -3,7 +3,7 @@ import { generateCredential, generateIdentitySecret, parseCredential, randomBase
 import { iso } from './clock';
 import type { DomainContext } from './context';
 import type { SiteStore } from './ports';
-import type { SiteRecord } from './records';
+import { DEFAULT_IDENTITY_TOKEN_REUSE, identityTokenReuseOf, type IdentityTokenReuse, type SiteRecord } from './records';
 
 export type { SiteRecord } from './records';
 
@@ -18,6 +18,7 @@ export interface SiteView {
   allowedOrigins: string[];
   publishableKey: string;
   maxIdentityTokenAgeSeconds: number;
+  identityTokenReuse: IdentityTokenReuse;
   createdAt: string;
   updatedAt: string;
 }
@@ -26,6 +27,7 @@ export interface SiteInput {
   name: string;
   allowedOrigins?: string[] | undefined;
   maxIdentityTokenAgeSeconds?: number | undefined;
+  identityTokenReuse?: IdentityTokenReuse | undefined;
 }
 
 export interface IdentitySecrets {
@@ -69,6 +71,7 @@ export class Sites {
       allowedOrigins: [...site.allowedOrigins],
       publishableKey: site.publishableKey,
       maxIdentityTokenAgeSeconds: site.maxIdentityTokenAgeSeconds,
+      identityTokenReuse: identityTokenReuseOf(site),
       createdAt: iso(site.createdAt),
       updatedAt: iso(site.updatedAt),
     };
@@ -86,6 +89,7 @@ export class Sites {
       allowedOrigins,
       publishableKey: generateCredential(this.ctx.environment, 'pk'),
       maxIdentityTokenAgeSeconds: input.maxIdentityTokenAgeSeconds ?? DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS,
+      identityTokenReuse: input.identityTokenReuse ?? DEFAULT_IDENTITY_TOKEN_REUSE,
       identitySecretSealed: this.sealSecret(siteId, identitySecret),
       previousIdentitySecretSealed: null,
       previousIdentitySecretValidUntil: null,
@@ -144,6 +148,7 @@ export class Sites {
       ...(patch.maxIdentityTokenAgeSeconds !== undefined && {
         maxIdentityTokenAgeSeconds: patch.maxIdentityTokenAgeSeconds,
       }),
+      ...(patch.identityTokenReuse !== undefined && { identityTokenReuse: patch.identityTokenReuse }),
       updatedAt: this.ctx.clock.now(),
     };
     await this.store.update(updated);

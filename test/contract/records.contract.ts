@@ -211,6 +211,38 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       });
     });
 
+    describe('IdentityTokenUseStore', () => {
+      it('records a use once: of many calls at the same moment on two instances exactly one wins, per site', async () => {
+        const [a, b] = [await instance(), await instance()];
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).identityTokenUses.recordFirstUse('site_a', 'use-1', 60_000)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await a.identityTokenUses.recordFirstUse('site_a', 'use-1', 60_000)).toBe(false);
+        // The same hash on another site is another token.
+        expect(await b.identityTokenUses.recordFirstUse('site_b', 'use-1', 60_000)).toBe(true);
+      });
+
+      it('a forgotten use can be recorded again', async () => {
+        const { identityTokenUses } = await instance();
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-2', 60_000)).toBe(true);
+        await identityTokenUses.forget('site_a', 'use-2');
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-2', 60_000)).toBe(true);
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-2', 60_000)).toBe(false);
+      });
+
+      it('a use is forgotten when its time is up', async () => {
+        const { identityTokenUses } = await instance();
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-3', 200)).toBe(true);
+        opts.advanceTime?.(201);
+        await pollUntil(
+          () => identityTokenUses.recordFirstUse('site_a', 'use-3', 60_000),
+          (recorded) => recorded,
+          { what: 'the use to expire', timeoutMs: 5000, intervalMs: 20 },
+        );
+      });
+    });
+
     describe('KeyringStore', () => {
       it('keeps the first keyring made, and a replacement reaches the other instance', async () => {
         const a = await instance();

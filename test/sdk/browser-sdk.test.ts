@@ -4,7 +4,7 @@
  * global fetch (Node's) reaches the gateway. Browser-only behaviour (CORS,
  * the script tag, a real localStorage) is covered by test/e2e/demo.e2e.test.ts.
  */
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { adminClient, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
 import { createVerigate, DEFAULT_BASE_URLS, TOKEN_REUSE_MARGIN_MS, VerigateError, type Verigate, type VerigateUser } from '@verigate/browser';
@@ -68,9 +68,9 @@ async function initialised(options: { now?: () => number } = {}): Promise<Veriga
   return verigate;
 }
 
-/** An identity token as the customer backend signs it. */
+/** An identity token as the customer backend signs it: a new one each time (jti), as a token signs in once. */
 function identityToken(claims: Record<string, unknown>, secret = site.identitySecret): Promise<string> {
-  return new SignJWT(claims)
+  return new SignJWT({ jti: randomUUID(), ...claims })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()
     .setExpirationTime('10m')

@@ -79,7 +79,7 @@ export interface paths {
         readonly put?: never;
         /**
          * Sign a visitor in with a customer-signed identity token
-         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. CORS per the site's `allowedOrigins`.
+         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. CORS per the site's `allowedOrigins`. Under the site's `identityTokenReuse: "refuse"` (the default) an identity token signs in once: a second sign-in with a token already used (the same `jti` when it has one, else the same claims, however the token is encoded) is 401 `invalid_identity_token` with reason `replayed`, until the token's `exp` plus the 30 s clock tolerance. A sign-in that would give the user more than `MAX_SESSIONS_PER_USER` active sessions ends the oldest of them.
          */
         readonly post: operations["createSession"];
         readonly delete?: never;
@@ -725,8 +725,14 @@ export interface components {
                 readonly message: string;
             }[];
         };
+        /**
+         * @description Whether one identity token may sign in more than once. `refuse` (default): a token signs in once, a second sign-in with it is `invalid_identity_token` reason `replayed`. `allow`: for backends that render one token into every page (as some widget vendors do).
+         * @default refuse
+         * @enum {string}
+         */
+        readonly IdentityTokenReuse: "refuse" | "allow";
         /** @enum {string} */
-        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large";
+        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large" | "replayed";
         /** @description A flat JSON object (at most 4 KiB serialized). */
         readonly Attributes: {
             readonly [key: string]: string | number | boolean | null;
@@ -857,11 +863,13 @@ export interface components {
             readonly allowedOrigins?: readonly string[];
             /** @default 3600 */
             readonly maxIdentityTokenAgeSeconds: number;
+            readonly identityTokenReuse?: components["schemas"]["IdentityTokenReuse"];
         };
         readonly UpdateSiteRequest: {
             readonly name?: string;
             readonly allowedOrigins?: readonly string[];
             readonly maxIdentityTokenAgeSeconds?: number;
+            readonly identityTokenReuse?: components["schemas"]["IdentityTokenReuse"];
         };
         readonly Site: {
             /** @example site_3kTMd9xQ2 */
@@ -872,6 +880,7 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            readonly identityTokenReuse: components["schemas"]["IdentityTokenReuse"];
             /**
              * Format: date-time
              * @example 2026-11-21T10:00:00.000Z
@@ -892,6 +901,7 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            readonly identityTokenReuse: components["schemas"]["IdentityTokenReuse"];
             /**
              * Format: date-time
              * @example 2026-11-21T10:00:00.000Z

@@ -28,12 +28,14 @@ const siteFields = {
   name: z.string().min(1).max(200),
   allowedOrigins: z.array(origin).max(50),
   maxIdentityTokenAgeSeconds: z.number().int().min(1).max(MAX_IDENTITY_TOKEN_AGE_SECONDS),
+  identityTokenReuse: z.enum(['refuse', 'allow']),
 };
 
 const CreateSite = z.strictObject({
   name: siteFields.name,
   allowedOrigins: siteFields.allowedOrigins.optional(),
   maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
+  identityTokenReuse: siteFields.identityTokenReuse.optional(),
 });
 
 const PatchSite = z
@@ -41,8 +43,9 @@ const PatchSite = z
     name: siteFields.name.optional(),
     allowedOrigins: siteFields.allowedOrigins.optional(),
     maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
+    identityTokenReuse: siteFields.identityTokenReuse.optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds');
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds, identityTokenReuse');
 
 const RotateIdentitySecret = z
   .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_IDENTITY_TOKEN_AGE_SECONDS).optional() })
