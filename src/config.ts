@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_MAX_SESSIONS_PER_USER } from './domain/sessions';
 
 /** Pino log levels accepted by `LOG_LEVEL`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -113,6 +114,8 @@ export interface Config {
    */
   readonly workers: number;
   readonly rateLimits: RateLimitConfig;
+  /** Active sessions per user of a site (`MAX_SESSIONS_PER_USER`, default 50); a sign-in past it ends the oldest. */
+  readonly maxSessionsPerUser: number;
 }
 
 /**
@@ -361,6 +364,7 @@ const variables = {
     DEFAULT_RATE_LIMITS.failedApiKeysPerAddress,
   ),
   RATE_LIMIT_EXCHANGE_PER_API_KEY: rateLimitVariable('RATE_LIMIT_EXCHANGE_PER_API_KEY', DEFAULT_RATE_LIMITS.exchangePerApiKey),
+  MAX_SESSIONS_PER_USER: integerVariable('MAX_SESSIONS_PER_USER', DEFAULT_MAX_SESSIONS_PER_USER, 1, 10_000, ' (active sessions per user of a site)'),
 };
 
 type VariableName = keyof typeof variables;
@@ -452,6 +456,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       failedApiKeysPerAddress: values.RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS as number,
       exchangePerApiKey: values.RATE_LIMIT_EXCHANGE_PER_API_KEY as number,
     },
+    maxSessionsPerUser: values.MAX_SESSIONS_PER_USER as number,
   };
   // Logging the config object by mistake must not print the secrets.
   Object.defineProperty(config, 'toJSON', { value: () => redactedConfigSummary(config), enumerable: false });
@@ -581,6 +586,7 @@ export interface ConfigSummary {
   shutdownGraceMs: number;
   workers: number;
   rateLimits: RateLimitConfig;
+  maxSessionsPerUser: number;
 }
 
 /**
@@ -625,6 +631,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
     rateLimits: { ...config.rateLimits },
+    maxSessionsPerUser: config.maxSessionsPerUser,
   };
 }
 

@@ -39,6 +39,8 @@ export interface DomainOptions {
   readonly masterKey: Buffer;
   readonly publicUrl: string;
   readonly clock: Clock;
+  /** `MAX_SESSIONS_PER_USER`: a sign-in past it ends the user's oldest session (default 50). */
+  readonly maxSessionsPerUser?: number;
   readonly onBackgroundError?: (err: unknown, what: string) => void;
 }
 
@@ -54,7 +56,7 @@ export function createDomain(options: DomainOptions): Domain {
   };
   const sites = new Sites(ctx, stores.sites);
   const users = new Users(ctx, stores.users, sites);
-  const sessions = new Sessions(ctx, stores.sessions, users);
+  const sessions = new Sessions(ctx, stores.sessions, users, options.maxSessionsPerUser);
   const identityTokenUses = new IdentityTokenUses(ctx, stores.identityTokenUses);
   const signingKeys = new SigningKeys(ctx, stores.keyring);
   const verificationTokens = new VerificationTokens(ctx, signingKeys);

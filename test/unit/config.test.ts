@@ -497,3 +497,18 @@ describe('loadConfig rate limits', () => {
     ]);
   });
 });
+
+describe('MAX_SESSIONS_PER_USER', () => {
+  it('is 50 by default, read from its variable, and shown in the summary', () => {
+    expect(loadConfig({}).maxSessionsPerUser).toBe(50);
+    const config = loadConfig({ MAX_SESSIONS_PER_USER: '3' });
+    expect(config.maxSessionsPerUser).toBe(3);
+    expect(redactedConfigSummary(config).maxSessionsPerUser).toBe(3);
+  });
+
+  it.each(['0', '-1', '2.5', 'many', '10001'])('refuses %s, naming the variable', (value) => {
+    expect(problemsOf({ MAX_SESSIONS_PER_USER: value })).toEqual([
+      `MAX_SESSIONS_PER_USER must be an integer from 1 to 10000 (active sessions per user of a site), got ${JSON.stringify(value)}`,
+    ]);
+  });
+});
