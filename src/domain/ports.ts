@@ -179,8 +179,15 @@ export interface KeyringStore {
    * stored afterwards (this one, or the one another instance made first).
    */
   createIfAbsent(keyring: StoredKeyring): Promise<StoredKeyring>;
-  /** Replaces the keyring (a rotation). Every instance rereads it before this resolves. */
-  replace(keyring: StoredKeyring): Promise<void>;
+  /**
+   * Changes the stored keyring (a rotation) in one atomic step: `change`
+   * gets the keyring as it is at that moment and returns the next one; if
+   * another change lands in between, `change` runs again on that one, so two
+   * rotations at once both land, one after the other. Resolves with the
+   * keyring stored; every instance rereads it before this resolves. Rejects
+   * when there is no keyring yet (`createIfAbsent` makes the first).
+   */
+  update(change: (current: StoredKeyring) => StoredKeyring): Promise<StoredKeyring>;
 }
 
 /** The one combined read of the exchange. */

@@ -251,7 +251,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         const first = await a.keyring.createIfAbsent(keyring('live_one'));
         expect(await b.keyring.createIfAbsent(keyring('live_two'))).toEqual(first);
         expect((await b.keyring.read())?.currentKid).toBe('live_one');
-        await a.keyring.replace(keyring('live_three'));
+        await a.keyring.update(() => keyring('live_three'));
         await eventually('the rotation to reach b', async () => (await b.keyring.read())?.currentKid === 'live_three');
       });
     });
@@ -410,7 +410,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['sessions.endAllForUser', () => r.sessions.endAllForUser('site_a', 'ada')],
         ['keyring.read', () => r.keyring.read({ fresh: true })],
         ['keyring.createIfAbsent', () => r.keyring.createIfAbsent(keyring('live_x'))],
-        ['keyring.replace', () => r.keyring.replace(keyring('live_x'))],
+        ['keyring.update', () => r.keyring.update(() => keyring('live_x'))],
         ['sessionAndUser.readSessionAndUser', () => r.sessionAndUser.readSessionAndUser('site_a', 'sess_x', 'ada')],
         ['health.ping', () => r.health.ping()],
       ];
