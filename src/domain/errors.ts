@@ -25,6 +25,9 @@ export type ErrorCode =
   | 'user_not_found'
   | 'api_key_not_found'
   | 'forbidden'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'seat_limit_reached'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -49,6 +52,9 @@ export const ERROR_STATUS = {
   user_not_found: 404,
   api_key_not_found: 404,
   forbidden: 403,
+  request_timeout: 408,
+  headers_too_large: 431,
+  seat_limit_reached: 409,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -74,6 +80,9 @@ export const ERROR_TITLES = {
   user_not_found: 'User not found',
   api_key_not_found: 'API key not found',
   forbidden: 'Outside what this admin token may do',
+  request_timeout: 'The request did not arrive in time',
+  headers_too_large: 'The request headers are too large',
+  seat_limit_reached: 'The site has as many users as its maxUsers allows',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

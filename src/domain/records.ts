@@ -21,6 +21,8 @@ export interface SiteRecord {
   readonly maxIdentityTokenAgeSeconds: number;
   /** Absent on sites stored before the setting existed: `refuse`. */
   readonly identityTokenReuse?: IdentityTokenReuse;
+  /** Seats: at most this many users (null or absent, as on sites made before seats: no limit). */
+  readonly maxUsers?: number | null;
   readonly identitySecretSealed: string;
   /** The secret replaced by the last rotation, while its grace period runs. */
   readonly previousIdentitySecretSealed: string | null;

@@ -15,11 +15,13 @@ export interface SignInResult {
 
 /**
  * Signs a visitor in with a customer-signed identity token: verify it with
- * the site's identity secret(s), create the user on first sight or update
- * email, name and attributes (never product access), then open a session.
+ * the site's identity secret(s), create the user on first sight (within the
+ * site's seats) or update email, name and attributes (never product
+ * access), or find the existing user by email when the token has no id;
+ * then open a session.
  * Under the site's `identityTokenReuse: "refuse"`, a token signs in once:
  * its use is claimed before anything is written, and given back if the
- * sign-in fails after that (a store fault), so the visitor can retry.
+ * sign-in is refused or fails after that, so the visitor can retry with it.
  */
 export async function signInWithIdentityToken(
   deps: { sites: Sites; users: Users; sessions: Sessions; identityTokenUses: IdentityTokenUses; clock: Clock },
@@ -34,13 +36,22 @@ export async function signInWithIdentityToken(
   });
   if (!check.ok) throw new VerigateError('invalid_identity_token', check.detail, { reason: check.reason });
   const release = await deps.identityTokenUses.claim(site, check.use);
-  const { userId, email, name, attributes } = check.identity;
   try {
-    const { user } = await deps.users.upsertUser(site.siteId, userId, { email, name, attributes });
-    const { session, sessionToken } = await deps.sessions.createSessionForKnownUser(site.siteId, userId);
+    const user = await deps.users.signInUser(site, check.identity);
+    if (user === 'unknown_user') {
+      throw new VerigateError('invalid_identity_token', 'The site has no user, or more than one, with the email of this token', {
+        reason: 'unknown_user',
+      });
+    }
+    if (user === 'seat_limit_reached') {
+      throw new VerigateError('invalid_identity_token', 'The site has as many users as its maxUsers allows; existing users can still sign in', {
+        reason: 'seat_limit_reached',
+      });
+    }
+    const { session, sessionToken } = await deps.sessions.createSessionForKnownUser(site.siteId, user.userId);
     return { site, user, session, sessionToken };
   } catch (err) {
-    // Best effort: if this fails too, the token stays used (the page signs a new one).
+    // The token opened no session: given back (best effort; if this fails too, the page signs a new one).
     await release().catch(() => undefined);
     throw err;
   }

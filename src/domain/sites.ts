@@ -9,6 +9,8 @@ export type { SiteRecord } from './records';
 
 export const DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS = 3600;
 export const MAX_IDENTITY_TOKEN_AGE_SECONDS = 7 * 24 * 3600;
+/** The largest `maxUsers` a site may be given (a bound on input, not a product limit). */
+export const MAX_SITE_USERS = 1_000_000_000;
 
 /** What admins see; no secret. */
 export interface SiteView {
@@ -19,6 +21,8 @@ export interface SiteView {
   publishableKey: string;
   maxIdentityTokenAgeSeconds: number;
   identityTokenReuse: IdentityTokenReuse;
+  /** Seats: at most this many users; null for no limit. */
+  maxUsers: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -28,6 +32,8 @@ export interface SiteInput {
   allowedOrigins?: string[] | undefined;
   maxIdentityTokenAgeSeconds?: number | undefined;
   identityTokenReuse?: IdentityTokenReuse | undefined;
+  /** null: no limit (the default). */
+  maxUsers?: number | null | undefined;
 }
 
 export interface IdentitySecrets {
@@ -72,6 +78,7 @@ export class Sites {
       publishableKey: site.publishableKey,
       maxIdentityTokenAgeSeconds: site.maxIdentityTokenAgeSeconds,
       identityTokenReuse: identityTokenReuseOf(site),
+      maxUsers: site.maxUsers ?? null,
       createdAt: iso(site.createdAt),
       updatedAt: iso(site.updatedAt),
     };
@@ -90,6 +97,7 @@ export class Sites {
       publishableKey: generateCredential(this.ctx.environment, 'pk'),
       maxIdentityTokenAgeSeconds: input.maxIdentityTokenAgeSeconds ?? DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS,
       identityTokenReuse: input.identityTokenReuse ?? DEFAULT_IDENTITY_TOKEN_REUSE,
+      maxUsers: input.maxUsers ?? null,
       identitySecretSealed: this.sealSecret(siteId, identitySecret),
       previousIdentitySecretSealed: null,
       previousIdentitySecretValidUntil: null,
@@ -149,6 +157,8 @@ export class Sites {
         maxIdentityTokenAgeSeconds: patch.maxIdentityTokenAgeSeconds,
       }),
       ...(patch.identityTokenReuse !== undefined && { identityTokenReuse: patch.identityTokenReuse }),
+      // Lowering it below the users the site has refuses new users only; none is removed.
+      ...(patch.maxUsers !== undefined && { maxUsers: patch.maxUsers }),
       updatedAt: this.ctx.clock.now(),
     };
     await this.store.update(updated);

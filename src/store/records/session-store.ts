@@ -1,7 +1,7 @@
 import type { Clock } from '../../domain/clock';
 import type { SessionStore } from '../../domain/ports';
 import { sessionEndsAt, type SessionRecord } from '../../domain/records';
-import type { KvStore, WriteOp } from '../kv';
+import type { KvStore, WriteGuard, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
 
@@ -34,7 +34,8 @@ function indexed(session: SessionRecord, ttlMs: number): WriteOp[] {
  * session record, which is already gone: from the atomic write on, every
  * lookup by token finds nothing, so the order is invisible to readers. If
  * this step fails, a pointer lingers until its TTL (the session's end) and
- * still leads nowhere.
+ * still leads nowhere. With `guard`, the write is a compare-and-set
+ * (`writeIf`): false, and nothing written, when the guard no longer holds.
  */
 export async function endSessionsOfUser(
   kv: KvStore,
@@ -42,20 +43,24 @@ export async function endSessionsOfUser(
   userId: string,
   alsoDelete: readonly string[] = [],
   alsoWrite: readonly WriteOp[] = [],
-): Promise<void> {
+  guard?: WriteGuard,
+): Promise<boolean> {
   const ids = await kv.members(keys.userSessions(siteId, userId));
   const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
-  await kv.write([
+  const ops: WriteOp[] = [
     ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
     ...alsoWrite,
     ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
     { op: 'del', key: keys.userSessions(siteId, userId) },
-  ]);
+  ];
+  if (guard === undefined) await kv.write(ops);
+  else if (!(await kv.writeIf(guard, ops))) return false;
   const tokenHashes = records.flatMap((raw) => {
     const session = decode<SessionRecord>(raw);
     return session ? [session.tokenHash] : [];
   });
   await Promise.all(tokenHashes.map((h) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(h) }])));
+  return true;
 }
 
 /**
@@ -135,7 +140,7 @@ export class KvSessionStore implements SessionStore {
     return sessions;
   }
 
-  endAllForUser(siteId: string, userId: string): Promise<void> {
-    return endSessionsOfUser(this.kv, siteId, userId);
+  async endAllForUser(siteId: string, userId: string): Promise<void> {
+    await endSessionsOfUser(this.kv, siteId, userId);
   }
 }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { MAX_IDENTITY_TOKEN_AGE_SECONDS } from '../../../domain/sites';
+import { MAX_IDENTITY_TOKEN_AGE_SECONDS, MAX_SITE_USERS } from '../../../domain/sites';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
 import { coversSite } from '../../../domain/admin-access';
@@ -29,6 +29,8 @@ const siteFields = {
   allowedOrigins: z.array(origin).max(50),
   maxIdentityTokenAgeSeconds: z.number().int().min(1).max(MAX_IDENTITY_TOKEN_AGE_SECONDS),
   identityTokenReuse: z.enum(['refuse', 'allow']),
+  /** Seats; null (the default) for no limit, 0 to take no new users. */
+  maxUsers: z.number().int().min(0).max(MAX_SITE_USERS).nullable(),
 };
 
 const CreateSite = z.strictObject({
@@ -36,6 +38,7 @@ const CreateSite = z.strictObject({
   allowedOrigins: siteFields.allowedOrigins.optional(),
   maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
   identityTokenReuse: siteFields.identityTokenReuse.optional(),
+  maxUsers: siteFields.maxUsers.optional(),
 });
 
 const PatchSite = z
@@ -44,8 +47,9 @@ const PatchSite = z
     allowedOrigins: siteFields.allowedOrigins.optional(),
     maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
     identityTokenReuse: siteFields.identityTokenReuse.optional(),
+    maxUsers: siteFields.maxUsers.optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds, identityTokenReuse');
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds, identityTokenReuse, maxUsers');
 
 const RotateIdentitySecret = z
   .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_IDENTITY_TOKEN_AGE_SECONDS).optional() })
