@@ -120,6 +120,17 @@ describe('identityTokenReuse: "refuse" (the default)', () => {
     await expectReplayed(await identityToken(claims, other), other);
   });
 
+  it('a token refused for another reason (no seat left) is not used up: it signs in once a seat is free', async () => {
+    const full = await admin.call('post', '/sites', { name: 'Full', maxUsers: 0 });
+    const p: Provisioned = { ...site, siteId: full.body.siteId, publishableKey: full.body.publishableKey, identitySecret: full.body.identitySecret };
+    const token = await identityToken({ sub: 'waiting' }, p);
+    const refused = await signIn(token, p);
+    expect([refused.status, refused.body.reason]).toEqual([401, 'seat_limit_reached']);
+    await admin.call('patch', `/sites/${p.siteId}`, { maxUsers: null });
+    expect((await signIn(token, p)).status).toBe(201);
+    await expectReplayed(token, p);
+  });
+
   it('the record of use expires with the token (its exp plus the 30 s tolerance), under the site’s hash tag, with no claim in its name', async () => {
     const exp = nowSeconds() + 120;
     const token = await new SignJWT({ sub: 'ttl-user', email: 'ttl@example.com' })
