@@ -195,6 +195,22 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
       });
 
+      it('a touch keeps every key of the session alive as long as the session: record, token pointer and index', async () => {
+        const { users, sessions } = await instance();
+        const kv = (opened[opened.length - 1] as { kv: KvStore }).kv;
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
+        const s = { ...session('sess_t1', 'site_a', 'ada'), idleTimeoutSeconds: 1 };
+        await sessions.create(s);
+        // A key made just after the session, expiring when the untouched session would: once it is gone, so would the session be.
+        await kv.write([{ op: 'sadd', key: '{site_a}:control', member: 'm' }, { op: 'pexpire', key: '{site_a}:control', ttlMs: 1000 }]);
+        const touched = { ...s, lastActiveAt: clock.now() + 60_000 };
+        await sessions.touch(touched);
+        opts.advanceTime?.(1001);
+        await pollUntil(() => kv.members('{site_a}:control'), (m) => m.length === 0, { what: 'the control to expire', timeoutMs: 5000, intervalMs: 20 });
+        expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(touched);
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([touched]);
+      });
+
       it('nothing of a session outlives it', async () => {
         const { users, sessions } = await instance();
         await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
