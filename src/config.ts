@@ -5,6 +5,7 @@ import { inspect } from 'node:util';
 import ipaddr from 'ipaddr.js';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { DEFAULT_MAX_SESSIONS_PER_USER } from './domain/sessions';
 
 /** Pino log levels accepted by `LOG_LEVEL`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -157,6 +158,8 @@ export interface Config {
    */
   readonly workers: number;
   readonly rateLimits: RateLimitConfig;
+  /** Active sessions per user of a site (`MAX_SESSIONS_PER_USER`, default 50); a sign-in past it ends the oldest. */
+  readonly maxSessionsPerUser: number;
   /** Who may name the client in `X-Forwarded-For` (`TRUST_PROXY`, default none). */
   readonly trustProxy: TrustProxy;
 }
@@ -500,6 +503,7 @@ const variables = {
     DEFAULT_RATE_LIMITS.failedApiKeysPerAddress,
   ),
   RATE_LIMIT_EXCHANGE_PER_API_KEY: rateLimitVariable('RATE_LIMIT_EXCHANGE_PER_API_KEY', DEFAULT_RATE_LIMITS.exchangePerApiKey),
+  MAX_SESSIONS_PER_USER: integerVariable('MAX_SESSIONS_PER_USER', DEFAULT_MAX_SESSIONS_PER_USER, 1, 10_000, ' (active sessions per user of a site)'),
   RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: rateLimitVariable(
     'RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS',
     DEFAULT_RATE_LIMITS.adminFailuresPerAddress,
@@ -607,6 +611,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       exchangePerApiKey: values.RATE_LIMIT_EXCHANGE_PER_API_KEY as number,
       adminFailuresPerAddress: values.RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS as number,
     },
+    maxSessionsPerUser: values.MAX_SESSIONS_PER_USER as number,
     trustProxy: values.TRUST_PROXY as TrustProxy,
   };
   // Logging the config object by mistake must not print the secrets.
@@ -808,6 +813,7 @@ export interface ConfigSummary {
   shutdownGraceMs: number;
   workers: number;
   rateLimits: RateLimitConfig;
+  maxSessionsPerUser: number;
   trustProxy: TrustProxy;
 }
 
@@ -873,6 +879,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
     rateLimits: { ...config.rateLimits },
+    maxSessionsPerUser: config.maxSessionsPerUser,
     trustProxy: config.trustProxy,
   };
 }

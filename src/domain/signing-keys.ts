@@ -192,13 +192,19 @@ export class SigningKeys {
 
   /** A new key signs from now on; the previous one is kept for verification until its tokens expire. */
   async rotateSigningKey(): Promise<{ kid: string; previousKid: string | null }> {
-    const stored = await this.readOrCreate(true);
-    const now = this.ctx.clock.now();
-    const next = this.newKey(now);
-    const kept = stored.keys
-      .filter((k) => k.retiresAt === null || k.retiresAt > now)
-      .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
-    await this.store.replace({ currentKid: next.kid, keys: [next, ...kept] });
-    return { kid: next.kid, previousKid: stored.currentKid };
+    await this.readOrCreate(true);
+    const next = this.newKey(this.ctx.clock.now());
+    let previousKid: string | null = null;
+    // Applied to the keyring as stored at the moment of the write: a rotation elsewhere
+    // at the same time is retired by this one, never overwritten.
+    await this.store.update((stored) => {
+      const now = this.ctx.clock.now();
+      previousKid = stored.currentKid;
+      const kept = stored.keys
+        .filter((k) => k.kid !== next.kid && (k.retiresAt === null || k.retiresAt > now))
+        .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
+      return { currentKid: next.kid, keys: [next, ...kept] };
+    });
+    return { kid: next.kid, previousKid };
   }
 }

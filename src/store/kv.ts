@@ -15,8 +15,12 @@ export type WriteOp =
   | { readonly op: 'zrem'; readonly key: string; readonly member: string }
   /** Adds `by` to the integer counter `field` of a hash (created at 0). */
   | { readonly op: 'hincrby'; readonly key: string; readonly field: string; readonly by: number }
-  /** Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent. */
-  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number };
+  /**
+   * Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent.
+   * With `extendOnly`, never sooner than it would already (a key without expiry gets this one):
+   * an index that must outlive each of its members, whichever is written last.
+   */
+  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number; readonly extendOnly?: boolean };
 
 /** How a write is acknowledged. */
 export interface WriteOptions {

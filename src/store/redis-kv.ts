@@ -89,8 +89,13 @@ for k = g + 1, #KEYS do
     redis.call('HINCRBY', KEYS[k], ARGV[a + 1], ARGV[a + 2])
     a = a + 3
   elseif op == 'pexpire' then
-    redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
-    a = a + 2
+    if ARGV[a + 2] == '1' then
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1], 'NX')
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1], 'GT')
+    else
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
+    end
+    a = a + 3
   else
     return redis.error_reply('writeIf: unknown op ' .. tostring(op))
   end
@@ -113,7 +118,7 @@ function scriptArgs(op: WriteOp, ttl: number | undefined): string[] {
     case 'hincrby':
       return [op.field, String(op.by)];
     case 'pexpire':
-      return [String(ttl)];
+      return [String(ttl), op.extendOnly ? '1' : '0'];
   }
 }
 
@@ -406,7 +411,13 @@ export class RedisKvStore implements KvStore {
         multi.hincrby(full, op.field, op.by);
         break;
       case 'pexpire':
-        multi.pexpire(full, ttl as number);
+        if (op.extendOnly) {
+          // NX gives a key without expiry this one; GT extends an earlier, sooner one (Redis 7).
+          multi.pexpire(full, ttl as number, 'NX');
+          multi.pexpire(full, ttl as number, 'GT');
+        } else {
+          multi.pexpire(full, ttl as number);
+        }
         break;
     }
   }

@@ -5,6 +5,7 @@ import { KvAdminTokenStore } from './admin-token-store';
 import { KvApiKeyStore } from './api-key-store';
 import { KvConsoleSessionStore } from './console-session-store';
 import { KvExchangeCounterStore } from './exchange-counter-store';
+import { KvIdentityTokenUseStore } from './identity-token-use-store';
 import { InvalidationBus } from './invalidation';
 import { KvKeyringStore } from './keyring-store';
 import { KvSessionAndUserReader } from './session-and-user-reader';
@@ -39,6 +40,7 @@ export function createRecordStores(kv: KvStore, options: RecordStoresOptions): R
     apiKeys: new KvApiKeyStore(kv, bus),
     users: new KvUserStore(kv),
     sessions: new KvSessionStore(kv, options.clock),
+    identityTokenUses: new KvIdentityTokenUseStore(kv),
     keyring: new KvKeyringStore(kv, bus, options.clock),
     sessionAndUser: new KvSessionAndUserReader(kv),
     adminTokens: new KvAdminTokenStore(kv),
