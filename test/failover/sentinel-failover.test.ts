@@ -159,7 +159,7 @@ describe('Redis Sentinel: nothing acknowledged is lost (REDIS_MIN_REPLICAS)', ()
     const after = await pollUntil(
       () => exchange(plain, 'live', p.apiKey, { userVerificationToken: p.token }),
       (res) => res.status === 200,
-      { timeoutMs: 30_000, intervalMs: 50, what: 'the gateway to serve after the promotion' },
+      { timeoutMs: 60_000, intervalMs: 50, what: 'the gateway to serve after the promotion' },
     );
     // The visitor who signed out is signed in again.
     expect(after.body.isAuthenticated).toBe(true);
@@ -174,7 +174,7 @@ describe('Redis Sentinel: nothing acknowledged is lost (REDIS_MIN_REPLICAS)', ()
     const after = await pollUntil(
       () => exchange(safe, 'live', p.apiKey, { userVerificationToken: p.token }),
       (res) => res.status === 200,
-      { timeoutMs: 30_000, intervalMs: 50, what: 'the gateway to serve after the promotion' },
+      { timeoutMs: 60_000, intervalMs: 50, what: 'the gateway to serve after the promotion' },
     );
     expect(after.body).toMatchObject({ isAuthenticated: false, reason: 'session_ended' });
     await group.awaitSettled();

@@ -31,7 +31,7 @@ export interface RedisSentinelHandle {
   masterPort(): Promise<number>;
   /** The data node the sentinels name as master now. */
   master(): Promise<SentinelDataNode>;
-  /** Resolves once the sentinels name another master than `oldPort` and it answers as one; the new port. */
+  /** Resolves once every sentinel names the same master other than `oldPort` and it answers as one; the new port. */
   awaitPromotion(oldPort: number, timeoutMs?: number): Promise<number>;
   /** Resolves once the master has every replica online and the sentinels know them and each other. */
   awaitSettled(timeoutMs?: number): Promise<void>;
@@ -185,8 +185,12 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
       async awaitPromotion(oldPort, timeoutMs = 30_000) {
         return pollUntil(
           async () => {
-            const port = await masterPortNow();
-            if (port === oldPort) return 0;
+            // Every sentinel names the new master (a client may ask any of them), and it answers as one.
+            const named = await Promise.all(
+              sentinelPorts.map(async (p) => Number(((await commandOn(p, ['SENTINEL', 'get-master-addr-by-name', NAME])) as [string, string])[1])),
+            );
+            const port = named[0] as number;
+            if (port === oldPort || named.some((n) => n !== port)) return 0;
             return (await info(port, 'replication')).role === 'master' ? port : 0;
           },
           (port) => port > 0,

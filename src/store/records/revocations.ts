@@ -13,9 +13,10 @@ import type { KvStore, WriteGuard, WriteOp, WriteOptions } from '../kv';
  *
  * Only the decisive write of each revocation needs it: what follows it
  * (a token pointer, an index entry) leads to the revoked record, which is
- * already gone everywhere that matters. test/contract/revocations.test.ts
- * (wiring) and test/failover (behaviour) prove every revocation of the
- * admin and browser APIs answers 503 while no replica acknowledges.
+ * already gone everywhere that matters. test/http/revocations-acknowledged.test.ts
+ * proves every revocation of the
+ * admin and browser APIs answers 503 while no replica acknowledges; test/failover
+ * that a failover then keeps what was answered as done.
  */
 
 const REPLICATED: WriteOptions = { replicated: true };
