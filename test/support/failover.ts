@@ -88,7 +88,11 @@ export async function runExchangesThrough(
   acted = true;
   await Promise.all(workers);
   if (wrong.length > 0) throw new Error(`wrong answers during the failover:\n${wrong.join('\n')}`);
-  if (!(rightInARow >= servedAfter)) throw new Error(`not serving again within ${timeoutMs} ms (${answers} answers, ${unavailable} 503)`);
+  if (!(rightInARow >= servedAfter)) {
+    // What the live store's connection is doing, for whoever reads this failure.
+    const status = (gw.stores.live as unknown as { client?: { status?: string } }).client?.status;
+    throw new Error(`not serving again within ${timeoutMs} ms (${answers} answers, ${unavailable} 503; store connection ${String(status)})`);
+  }
 
   const served = firstServedAfterLast ?? performance.now();
   const windowMs = firstUnavailableAt === null ? 0 : Math.round(served - firstUnavailableAt);
