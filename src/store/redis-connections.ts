@@ -165,11 +165,14 @@ export function createRedisClusterClient(nodes: readonly RedisNodeAddress[], opt
  *   refused before any command reaches it: nothing is read from a replica;
  * - a `READONLY` reply (a master demoted under an open connection) drops
  *   the connection and asks the sentinels again; the command itself fails
- *   (503), it is never resent.
+ *   (503), it is never resent;
+ * - it never ends unless closed with {@link quit} or {@link abandon} (see
+ *   {@link reconnectAfterEnd}: the failover detector can otherwise end it
+ *   in the middle of a failover).
  */
 export function createRedisSentinelClient(target: RedisSentinelTarget, opts: RedisClientOptions = {}): Redis {
   const commandTimeout = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  return new Redis({
+  const client = new Redis({
     ...nodeOptions({ ...opts, overrides: {} }),
     sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
     name: target.name,
@@ -185,6 +188,38 @@ export function createRedisSentinelClient(target: RedisSentinelTarget, opts: Red
     enableReadyCheck: true,
     reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
     ...opts.overrides,
+  });
+  reconnectAfterEnd(client);
+  return client;
+}
+
+/** Clients {@link quit} or {@link abandon} closed: their `end` is final. */
+const closedHere = new WeakSet<RedisClient>();
+
+/**
+ * Connects `client` again, after the capped backoff of the retry
+ * strategies, whenever it ends without being closed here. A Sentinel client
+ * can end by itself: when the failover detector's `+switch-master` drops
+ * the connection while a reconnect is asking a sentinel for the master,
+ * ioredis (5.x, SentinelConnector#connect) abandons that attempt with
+ * "Connection is closed." and sets the client's status to `end`, where
+ * nothing reconnects it. That is just when a failover happens (the client
+ * is already reconnecting after the master died), and more likely the
+ * slower the sentinels answer.
+ */
+function reconnectAfterEnd(client: Redis): void {
+  let attempts = 0;
+  client.on('ready', () => {
+    attempts = 0;
+  });
+  client.on('end', () => {
+    if (closedHere.has(client)) return;
+    attempts++;
+    setTimeout(() => {
+      if (closedHere.has(client) || client.status !== 'end') return;
+      // Failing again ends again, which comes back here.
+      client.connect().catch(() => {});
+    }, Math.min(50 * attempts, 1000)).unref();
   });
 }
 
@@ -270,8 +305,15 @@ export function waitReady(client: RedisClient, timeoutMs: number): Promise<void>
   });
 }
 
+/** Drops `client`'s connection for good, at once (a connection that never became usable). */
+export function abandon(client: RedisClient): void {
+  closedHere.add(client);
+  client.disconnect();
+}
+
 /** Closes `client` politely (QUIT), or drops the connection when it cannot. */
 export async function quit(client: RedisClient): Promise<void> {
+  closedHere.add(client);
   if (client.status !== 'end') {
     try {
       await client.quit();

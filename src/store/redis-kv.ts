@@ -17,6 +17,7 @@ import {
 } from './kv';
 import { checkOneSlot } from './redis-cluster-guard';
 import {
+  abandon,
   createRedisConnections,
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -245,7 +246,7 @@ export class RedisKvStore implements KvStore {
       await waitReady(client, readyTimeoutMs);
       await store.ping();
     } catch (err) {
-      client.disconnect();
+      abandon(client);
       throw unavailable(err);
     }
     return store;

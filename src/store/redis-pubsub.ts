@@ -1,6 +1,6 @@
 import { StoreUnavailableError } from '../domain/errors';
 import type { ChannelListener, Subscription } from './kv';
-import { unavailable, waitReady, quit, type RedisClient } from './redis-connections';
+import { abandon, unavailable, waitReady, quit, type RedisClient } from './redis-connections';
 
 interface Entry {
   readonly listener: ChannelListener;
@@ -141,6 +141,8 @@ export class RedisSubscriptions {
   private replaceSubscriber(ended: RedisClient): void {
     if (this.closed || this.subscriber !== ended) return;
     ended.removeAllListeners('message');
+    // For good (a Sentinel client would otherwise connect again by itself).
+    abandon(ended);
     this.subscriber = undefined;
     const delay = Math.min(100 * 2 ** this.subscriberFailures++, 2000);
     this.replaceTimer = setTimeout(() => {

@@ -27,6 +27,14 @@ export interface RedisSentinelHandle {
   readonly sentinelsEnv: string;
   /** Every data node, the first master at index 0. */
   readonly nodes: readonly SentinelDataNode[];
+  /** The sentinels' ports, in `sentinelsEnv` order. */
+  readonly sentinelPorts: readonly number[];
+  /** SIGSTOP sentinel `index`: connections to it open, nothing answers. */
+  freezeSentinel(index: number): void;
+  /** SIGCONT sentinel `index` after `freezeSentinel`. */
+  thawSentinel(index: number): void;
+  /** One command to sentinel `index` on a short-lived connection. */
+  sentinelCommand(index: number, ...args: (string | number)[]): Promise<unknown>;
   /** The port the sentinels name as master now (asked of the first sentinel that answers). */
   masterPort(): Promise<number>;
   /** The data node the sentinels name as master now. */
@@ -171,10 +179,20 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
       throw last;
     };
 
+    const signalSentinel = (index: number, signal: NodeJS.Signals): void => {
+      const running = processes.get(`sentinel:${String(sentinelPorts[index])}`);
+      if (!running) throw new Error(`no sentinel ${index}`);
+      running.child.kill(signal);
+    };
+
     const handle: RedisSentinelHandle = {
       name: NAME,
       sentinelsEnv: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
       nodes,
+      sentinelPorts,
+      freezeSentinel: (index) => signalSentinel(index, 'SIGSTOP'),
+      thawSentinel: (index) => signalSentinel(index, 'SIGCONT'),
+      sentinelCommand: (index, ...args) => commandOn(sentinelPorts[index] as number, args),
       masterPort: masterPortNow,
       async master() {
         const port = await masterPortNow();
