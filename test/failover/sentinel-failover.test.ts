@@ -72,7 +72,19 @@ async function failOver(before?: () => Promise<void>): Promise<{ old: SentinelDa
   await before?.();
   const newPort = await group.awaitPromotion(old.port);
   await old.restartAsReplicaOf(newPort);
+  // Both gateways lost their connection; the next test may use either.
+  await Promise.all([awaitStoreBack(plain), awaitStoreBack(safe)]);
   return { old, newPort };
+}
+
+/** Resolves once `gw`'s live store answers again by itself; names its connection's status when it does not. */
+async function awaitStoreBack(gw: TestGateway): Promise<void> {
+  try {
+    await pollUntil(() => gw.stores.live.ping().then(() => true), (ok) => ok, { timeoutMs: 60_000, intervalMs: 50, what: 'the store to answer after the promotion' });
+  } catch (err) {
+    const status = (gw.stores.live as unknown as { client?: { status?: string } }).client?.status;
+    throw new Error(`${(err as Error).message} (store connection ${String(status)})`);
+  }
 }
 
 /**
