@@ -35,7 +35,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
     /** Until the other instance has been told (delivery is asynchronous on every engine). */
     const eventually = (what: string, check: () => Promise<boolean>): Promise<boolean> =>
-      pollUntil(check, (ok) => ok, { what, timeoutMs: 2000, intervalMs: 5 });
+      pollUntil(check, (ok) => ok, { what, intervalMs: 5 });
 
     beforeEach(() => {
       namespace = `${uniquePrefix()}:live:`;
