@@ -8,6 +8,7 @@ import { createDomain, type Domain } from './domain';
 import { AdminAccess } from './domain/admin-access';
 import { loadConsoleAssets } from './http/console-assets';
 import { systemClock, type Clock } from './domain/clock';
+import { createWebhookTransport } from './http/webhook-transport';
 import { ENVIRONMENTS, type Environment } from './domain/environments';
 import { createAdminListener, createEnvironmentListener, type BuiltListener } from './http/listeners';
 import { Pipeline } from './http/pipeline';
@@ -153,6 +154,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     ...(options.redis && { redis: options.redis }),
   });
   const environments = ENVIRONMENTS.filter((env) => stores[env] !== undefined);
+  const webhookTransport = createWebhookTransport({ allowPrivateTargets: config.webhookAllowPrivateTargets });
   const records: Partial<Record<Environment, RecordStores>> = {};
   const domains: Partial<Record<Environment, Domain>> = {};
   for (const environment of environments) {
@@ -170,6 +172,11 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       clock,
       onBackgroundError,
       eventRetentionMs,
+      webhooks: {
+        transport: webhookTransport,
+        allowPrivateTargets: config.webhookAllowPrivateTargets,
+        ...(config.webhookRetrySchedule && { retrySchedule: config.webhookRetrySchedule }),
+      },
     });
   }
 
@@ -267,7 +274,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     );
   let stopped: Promise<void> | null = null;
   /** Open event streams never end by themselves: they are closed before the servers, or the servers never close. */
-  const closeEventStreams = (): Promise<unknown> => Promise.allSettled(environments.map((env) => domains[env]?.events.stop()));
+  const closeEventStreams = (): Promise<unknown> =>
+    Promise.allSettled(environments.flatMap((env) => [domains[env]?.events.stop(), domains[env]?.webhookWorker.stop()]));
   const stopStores = async (): Promise<void> => {
     if (flushTimer) clearInterval(flushTimer);
     flushTimer = null;
@@ -291,6 +299,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
     async start() {
       await Promise.all(environments.map((env) => records[env]?.start()));
+      // Webhook deliveries run in the background of every instance, never inside a request.
+      await Promise.all(environments.map((env) => domains[env]?.webhookWorker.start()));
       if (!flushTimer) {
         flushTimer = setInterval(() => void flushExchangeCounts(), options.exchangeCountsFlushMs ?? EXCHANGE_COUNTS_FLUSH_MS);
         flushTimer.unref();

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'api_key_not_found'
   | 'forbidden'
   | 'cursor_expired'
+  | 'webhook_endpoint_not_found'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -51,6 +52,7 @@ export const ERROR_STATUS = {
   api_key_not_found: 404,
   forbidden: 403,
   cursor_expired: 410,
+  webhook_endpoint_not_found: 404,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -77,6 +79,7 @@ export const ERROR_TITLES = {
   api_key_not_found: 'API key not found',
   forbidden: 'Outside what this admin token may do',
   cursor_expired: 'The cursor is older than the events kept',
+  webhook_endpoint_not_found: 'Webhook endpoint not found',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

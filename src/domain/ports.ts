@@ -9,6 +9,8 @@ import type {
   StoredKeyring,
   UserChanges,
   UserRecord,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
 } from './records';
 import type { NewEvent, StoredEvent } from './events';
 
@@ -283,6 +285,67 @@ export interface EventLog {
 /** An audit entry of the whole environment. */
 export type EnvironmentAuditEvent = Omit<NewEvent, 'siteId'> & { readonly siteId: null };
 
+/** A due delivery: which endpoint, which event. */
+export interface DueDelivery {
+  readonly endpointId: string;
+  readonly eventId: string;
+}
+
+/**
+ * Webhook endpoints and their deliveries, per site, all under the site's
+ * hash tag: an endpoint's record, its cursor in the site's event log, its
+ * deliveries and the site's queue of due deliveries (by time), and a lease
+ * per delivery being sent. Pending work lives here, so any instance
+ * finishes what another started.
+ */
+export interface WebhookStore {
+  /** Stores the endpoint, its cursor (deliveries start after it) and `events`, in one atomic step. */
+  createEndpoint(record: WebhookEndpointRecord, cursor: string, events: readonly NewEvent[]): Promise<void>;
+  findEndpoint(siteId: string, endpointId: string): Promise<WebhookEndpointRecord | null>;
+  listEndpoints(siteId: string): Promise<WebhookEndpointRecord[]>;
+  /** Replaces the endpoint, with `events`. */
+  updateEndpoint(record: WebhookEndpointRecord, events: readonly NewEvent[]): Promise<void>;
+  /** Removes the endpoint and its cursor, with `events`; its deliveries expire. */
+  deleteEndpoint(siteId: string, endpointId: string, events: readonly NewEvent[]): Promise<void>;
+  /** Every site that has (had) an endpoint. */
+  sitesWithEndpoints(): Promise<string[]>;
+  /** Where the endpoint is in its site's event log; null when it has no cursor (deleted). */
+  readCursor(siteId: string, endpointId: string): Promise<string | null>;
+  /**
+   * Moves the endpoint's cursor from `from` to `to` and stores `deliveries`
+   * (due at their `nextAttemptAt`), only while the cursor is still `from`:
+   * true when this call did it (two instances never make one delivery twice).
+   */
+  dispatch(siteId: string, endpointId: string, from: string, to: string, deliveries: readonly WebhookDeliveryRecord[]): Promise<boolean>;
+  /** Deliveries due by `now` (epoch ms), earliest first. */
+  due(siteId: string, now: number, limit: number): Promise<DueDelivery[]>;
+  /** Takes the lease on a delivery for `ttlMs`; true when this holder got it. */
+  claim(siteId: string, delivery: DueDelivery, holder: string, ttlMs: number): Promise<boolean>;
+  findDelivery(siteId: string, delivery: DueDelivery): Promise<WebhookDeliveryRecord | null>;
+  /** Replaces the delivery, queues it for its `nextAttemptAt` (or takes it off the queue), and drops its lease; one atomic step. */
+  saveDelivery(delivery: WebhookDeliveryRecord): Promise<void>;
+  /** Takes a due entry whose delivery or endpoint is gone off the queue. */
+  dropDue(siteId: string, delivery: DueDelivery): Promise<void>;
+  /** The endpoint's deliveries, newest event first. */
+  listDeliveries(
+    siteId: string,
+    endpointId: string,
+    cursor: string | null,
+    limit: number,
+  ): Promise<{ readonly deliveries: WebhookDeliveryRecord[]; readonly nextCursor: string | null }>;
+}
+
+/** What one POST to a receiver came to. */
+export interface WebhookResponse {
+  readonly statusCode: number | null;
+  readonly error: string | null;
+}
+
+/** Sends a webhook (the HTTP layer implements it: SSRF rules, no redirects, a time limit). */
+export interface WebhookTransport {
+  post(url: string, headers: Readonly<Record<string, string>>, body: string, options: { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<WebhookResponse>;
+}
+
 /** Every port one environment's domain is built on. */
 export interface DomainStores {
   readonly sites: SiteStore;
@@ -295,4 +358,5 @@ export interface DomainStores {
   readonly consoleSessions: ConsoleSessionStore;
   readonly exchangeCounters: ExchangeCounterStore;
   readonly events: EventLog;
+  readonly webhooks: WebhookStore;
 }

@@ -13,6 +13,7 @@ import { userHandlers } from './handlers/admin/users';
 import { signingKeyHandlers } from './handlers/admin/signing-keys';
 import { adminTokenHandlers } from './handlers/admin/admin-tokens';
 import { auditHandlers } from './handlers/admin/audit';
+import { webhookHandlers } from './handlers/admin/webhooks';
 import { consoleHandlers } from './handlers/console';
 import { adminPrincipal } from './middleware/admin-auth';
 import { signInHandler } from './handlers/sign-in';
@@ -80,6 +81,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   const ops = signingKeyHandlers(deps);
   const tokens = adminTokenHandlers(deps);
   const audit = auditHandlers(deps);
+  const webhooks = webhookHandlers(deps);
   const consolePage = consoleHandlers(deps.access, deps.consoleAssets);
   const env = '/admin/v1/:environment';
   const site = `${env}/sites/:siteId`;
@@ -123,6 +125,19 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     { method: 'POST', path: `${user}/sessions`, handler: users.createSession, access: WRITE },
     { method: 'GET', path: `${user}/sessions`, handler: users.listSessions, access: READ },
     { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions, access: WRITE },
+    { method: 'POST', path: `${site}/webhook-endpoints`, handler: webhooks.createEndpoint, access: WRITE },
+    { method: 'GET', path: `${site}/webhook-endpoints`, handler: webhooks.listEndpoints, access: READ },
+    { method: 'GET', path: `${site}/webhook-endpoints/:endpointId`, handler: webhooks.getEndpoint, access: READ },
+    { method: 'PATCH', path: `${site}/webhook-endpoints/:endpointId`, handler: webhooks.updateEndpoint, access: WRITE },
+    { method: 'DELETE', path: `${site}/webhook-endpoints/:endpointId`, handler: webhooks.deleteEndpoint, access: WRITE },
+    { method: 'POST', path: `${site}/webhook-endpoints/:endpointId/rotate-secret`, handler: webhooks.rotateSecret, access: WRITE },
+    { method: 'GET', path: `${site}/webhook-endpoints/:endpointId/deliveries`, handler: webhooks.listDeliveries, access: READ },
+    {
+      method: 'POST',
+      path: `${site}/webhook-endpoints/:endpointId/deliveries/:eventId/resend`,
+      handler: webhooks.resend,
+      access: WRITE,
+    },
     { method: 'GET', path: `${env}/signing-keys`, handler: ops.listSigningKeys, access: READ },
     { method: 'POST', path: `${env}/signing-keys/rotate`, handler: ops.rotateSigningKey, access: { write: true, wholeEnvironment: true } },
     // Every site's changes: only for a token covering the whole environment.

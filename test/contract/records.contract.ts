@@ -1,6 +1,14 @@
 import { FrozenClock } from '../../src/domain/clock';
 import { StoreUnavailableError } from '../../src/domain/errors';
-import type { ApiKeyRecord, SessionRecord, SiteRecord, StoredKeyring, UserRecord } from '../../src/domain/records';
+import type {
+  ApiKeyRecord,
+  SessionRecord,
+  SiteRecord,
+  StoredKeyring,
+  UserRecord,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
+} from '../../src/domain/records';
 import type { NewEvent } from '../../src/domain/events';
 import type { KvStore } from '../../src/store/kv';
 import { createRecordStores, type RecordStores } from '../../src/store/records';
@@ -419,6 +427,58 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       });
     });
 
+    describe('WebhookStore', () => {
+      const endpoint = (endpointId: string): WebhookEndpointRecord => ({
+        endpointId,
+        siteId: 'site_a',
+        url: 'https://shop.example/hook',
+        description: null,
+        eventTypes: null,
+        disabled: false,
+        secretSealed: 'sealed',
+        previousSecretSealed: null,
+        previousSecretValidUntil: null,
+        createdAt: clock.now(),
+        updatedAt: clock.now(),
+      });
+      const delivery = (eventId: string, nextAttemptAt: number | null): WebhookDeliveryRecord => ({
+        endpointId: 'whep_a',
+        siteId: 'site_a',
+        eventId,
+        eventType: 'user.created',
+        payload: '{}',
+        status: nextAttemptAt === null ? 'delivered' : 'pending',
+        attempts: [],
+        nextAttemptAt,
+        createdAt: 1,
+      });
+
+      it('two instances moving one cursor at once make each delivery once; a lease goes to one holder', async () => {
+        const [one, two] = [await instance(), await instance()];
+        await one.webhooks.createEndpoint(endpoint('whep_a'), '5-0', []);
+        expect(await two.webhooks.sitesWithEndpoints()).toEqual(['site_a']);
+        expect((await two.webhooks.listEndpoints('site_a')).map((e) => e.endpointId)).toEqual(['whep_a']);
+        const results = await Promise.all([
+          one.webhooks.dispatch('site_a', 'whep_a', '5-0', '7-0', [delivery('6-0', 100), delivery('7-0', 200)]),
+          two.webhooks.dispatch('site_a', 'whep_a', '5-0', '7-0', [delivery('6-0', 100), delivery('7-0', 200)]),
+        ]);
+        expect(results.sort()).toEqual([false, true]);
+        expect(await one.webhooks.readCursor('site_a', 'whep_a')).toBe('7-0');
+        expect(await two.webhooks.due('site_a', 150, 10)).toEqual([{ endpointId: 'whep_a', eventId: '6-0' }]);
+        const due = { endpointId: 'whep_a', eventId: '6-0' };
+        const claims = await Promise.all([one.webhooks.claim('site_a', due, 'one', 60_000), two.webhooks.claim('site_a', due, 'two', 60_000)]);
+        expect(claims.sort()).toEqual([false, true]);
+        await one.webhooks.saveDelivery(delivery('6-0', null));
+        expect(await two.webhooks.due('site_a', 1000, 10)).toEqual([{ endpointId: 'whep_a', eventId: '7-0' }]);
+        // Saving drops the lease: it can be claimed again (a resend).
+        expect(await two.webhooks.claim('site_a', due, 'two', 60_000)).toBe(true);
+        const page = await one.webhooks.listDeliveries('site_a', 'whep_a', null, 1);
+        expect(page.deliveries.map((d) => d.eventId)).toEqual(['7-0']);
+        const rest = await one.webhooks.listDeliveries('site_a', 'whep_a', page.nextCursor, 10);
+        expect([rest.deliveries.map((d) => d.eventId), rest.nextCursor]).toEqual([['6-0'], null]);
+      });
+    });
+
     it('every port method rejects with StoreUnavailableError when the store cannot answer, never "absent"', async () => {
       const r = await instance();
       await (opened[opened.length - 1] as { kv: KvStore }).kv.close();
@@ -466,6 +526,14 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['events.append', () => r.events.append([{ type: 'site.updated', siteId: 'site_a', environment: 'live', createdAt: 1, data: {} }])],
         ['events.watch', () => r.events.watch({ appended: () => {}, reset: () => {} })],
         ['events.readAudit', () => r.events.readAudit(null, 10)],
+        ['webhooks.listEndpoints', () => r.webhooks.listEndpoints('site_a')],
+        ['webhooks.findEndpoint', () => r.webhooks.findEndpoint('site_a', 'whep_x')],
+        ['webhooks.sitesWithEndpoints', () => r.webhooks.sitesWithEndpoints()],
+        ['webhooks.readCursor', () => r.webhooks.readCursor('site_a', 'whep_x')],
+        ['webhooks.due', () => r.webhooks.due('site_a', 1, 10)],
+        ['webhooks.claim', () => r.webhooks.claim('site_a', { endpointId: 'whep_x', eventId: '1-0' }, 'me', 1000)],
+        ['webhooks.dispatch', () => r.webhooks.dispatch('site_a', 'whep_x', '0-0', '1-0', [])],
+        ['webhooks.listDeliveries', () => r.webhooks.listDeliveries('site_a', 'whep_x', null, 10)],
         ['events.appendEnvironmentAudit', () => r.events.appendEnvironmentAudit({ type: 'signing_key.rotated', siteId: null, environment: 'live', createdAt: 1, data: {} })],
       ];
       for (const [what, call] of calls) {

@@ -59,6 +59,8 @@ export interface GatewayOptions {
   consoleAssetsDir?: string;
   /** How often exchange counts go to the store (default 1000 ms); a test that flushes by hand sets it long. */
   exchangeCountsFlushMs?: number;
+  /** More configuration variables (e.g. WEBHOOK_RETRY_SCHEDULE), as main.ts would read them. */
+  env?: Record<string, string>;
 }
 
 export interface TestGateway {
@@ -112,6 +114,7 @@ function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: 
     RATE_LIMIT_SIGN_IN_PER_ADDRESS: String(GENEROUS_LIMITS.signInPerAddress),
     RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: String(GENEROUS_LIMITS.failedApiKeysPerAddress),
     ...parts.redis,
+    ...options.env,
   };
   for (const [name, limit] of Object.entries(options.rateLimits ?? {})) {
     if (limit.durationSeconds !== 60) throw new TypeError(`rateLimits.${name}: every limit is per minute (durationSeconds 60)`);

@@ -12,6 +12,7 @@ import { KvSessionAndUserReader } from './session-and-user-reader';
 import { KvSessionStore } from './session-store';
 import { KvSiteStore } from './site-store';
 import { KvUserStore } from './user-store';
+import { KvWebhookStore } from './webhook-store';
 
 /** Every port of one environment, on one key-value store, with the invalidation channel their caches share. */
 export interface RecordStores extends DomainStores {
@@ -39,13 +40,15 @@ export const DEFAULT_EVENT_RETENTION_MS = 72 * 3600 * 1000;
 export function createRecordStores(kv: KvStore, options: RecordStoresOptions): RecordStores {
   const onBackgroundError = options.onBackgroundError ?? (() => {});
   const bus = new InvalidationBus(kv, (err) => onBackgroundError(err, 'invalidation subscribe'));
-  const events = new KvEventLog(kv, options.clock, options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS, onBackgroundError);
+  const retentionMs = options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
+  const events = new KvEventLog(kv, options.clock, retentionMs, onBackgroundError);
   return {
     sites: new KvSiteStore(kv, bus, events),
     apiKeys: new KvApiKeyStore(kv, bus, events),
     users: new KvUserStore(kv, events),
     sessions: new KvSessionStore(kv, options.clock, events),
     events,
+    webhooks: new KvWebhookStore(kv, events, retentionMs),
     keyring: new KvKeyringStore(kv, bus, options.clock),
     sessionAndUser: new KvSessionAndUserReader(kv),
     adminTokens: new KvAdminTokenStore(kv),

@@ -55,6 +55,21 @@ export const keys = {
   environmentAudit: () => '{environment-audit}:audit',
   /** Set of every siteId that has (had) an audit log; sites are added before their first write and never removed. */
   auditSites: () => 'audit-sites',
+  /** Webhook endpoint record (JSON; secrets sealed), and the site's set of endpoint ids. */
+  webhook: (siteId: string, endpointId: string) => `${tag(siteId)}:webhook:${endpointId}`,
+  webhookIndex: (siteId: string) => `${tag(siteId)}:webhooks`,
+  /** The id of the last event of the site's log the endpoint has been given deliveries for. */
+  webhookCursor: (siteId: string, endpointId: string) => `${tag(siteId)}:webhook-cursor:${endpointId}`,
+  /** A delivery (JSON): one event to one endpoint, with its attempts. */
+  webhookDelivery: (siteId: string, endpointId: string, eventId: string) => `${tag(siteId)}:delivery:${endpointId}:${eventId}`,
+  /** The endpoint's deliveries, newest first (a lexicographic set of inverted ids). */
+  webhookDeliveryIndex: (siteId: string, endpointId: string) => `${tag(siteId)}:deliveries:${endpointId}`,
+  /** The site's due deliveries: a scored set, `<endpointId> <eventId>` by when it is due (epoch ms). */
+  webhookDue: (siteId: string) => `${tag(siteId)}:webhook-due`,
+  /** Who is sending a delivery right now (expires: a dead sender's work goes to another instance). */
+  webhookLease: (siteId: string, endpointId: string, eventId: string) => `${tag(siteId)}:webhook-lease:${endpointId}:${eventId}`,
+  /** Set of every siteId with (once) a webhook endpoint: the sites the delivery loop looks at. */
+  webhookSites: () => 'webhook-sites',
 } as const;
 
 /** Pub/sub channels (relative, prefixed by the store like keys). */
