@@ -27,6 +27,9 @@ export type ErrorCode =
   | 'forbidden'
   | 'cursor_expired'
   | 'webhook_endpoint_not_found'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'seat_limit_reached'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -53,6 +56,9 @@ export const ERROR_STATUS = {
   forbidden: 403,
   cursor_expired: 410,
   webhook_endpoint_not_found: 404,
+  request_timeout: 408,
+  headers_too_large: 431,
+  seat_limit_reached: 409,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -80,6 +86,9 @@ export const ERROR_TITLES = {
   forbidden: 'Outside what this admin token may do',
   cursor_expired: 'The cursor is older than the events kept',
   webhook_endpoint_not_found: 'Webhook endpoint not found',
+  request_timeout: 'The request did not arrive in time',
+  headers_too_large: 'The request headers are too large',
+  seat_limit_reached: 'The site has as many users as its maxUsers allows',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

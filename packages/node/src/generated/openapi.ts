@@ -132,7 +132,7 @@ export interface paths {
         readonly put?: never;
         /**
          * Sign a visitor in with a customer-signed identity token
-         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. CORS per the site's `allowedOrigins`.
+         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. A token with `email` and no user id (`sub`, `userId`, `id`, `user.id`) signs in the site's one existing user with that email, compared case-insensitively (`unknown_user` when there is none or more than one); a token with both uses the id. A sign-in that would create a user past the site's `maxUsers` is refused (`seat_limit_reached`); existing users keep signing in. CORS per the site's `allowedOrigins`.
          */
         readonly post: operations["createSession"];
         readonly delete?: never;
@@ -465,7 +465,7 @@ export interface paths {
         readonly get: operations["getUser"];
         /**
          * Create or update a user
-         * @description Members left out keep their value (or their default for a new user).
+         * @description Members left out keep their value (or their default for a new user). Creating a user past the site's `maxUsers` is refused with 409 `seat_limit_reached`; existing users can always be updated.
          */
         readonly put: operations["upsertUser"];
         readonly post?: never;
@@ -940,7 +940,7 @@ export interface components {
         /** @enum {string} */
         readonly Environment: "live" | "sandbox";
         /** @enum {string} */
-        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "cursor_expired" | "webhook_endpoint_not_found" | "internal_error";
+        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "cursor_expired" | "webhook_endpoint_not_found" | "request_timeout" | "headers_too_large" | "seat_limit_reached" | "internal_error";
         /** @enum {string} */
         readonly EventType: "user.created" | "user.updated" | "user.deleted" | "user.product_access.changed" | "session.created" | "session.ended" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "identity_secret.rotated" | "signing_key.rotated" | "site.created" | "site.updated" | "site.deleted" | "webhook_endpoint.created" | "webhook_endpoint.updated" | "webhook_endpoint.deleted";
         /**
@@ -1097,8 +1097,11 @@ export interface components {
                 readonly message: string;
             }[];
         };
-        /** @enum {string} */
-        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large";
+        /**
+         * @description Why the identity token was refused. `missing_user_id`: neither a user id nor an email; `unknown_user`: a token with an email and no user id, and the site has no user, or more than one, with that email (case-insensitive); `seat_limit_reached`: the token would create a user and the site already has `maxUsers` users.
+         * @enum {string}
+         */
+        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large" | "unknown_user" | "seat_limit_reached";
         /** @description A flat JSON object (at most 4 KiB serialized). */
         readonly Attributes: {
             readonly [key: string]: string | number | boolean | null;
@@ -1229,11 +1232,18 @@ export interface components {
             readonly allowedOrigins?: readonly string[];
             /** @default 3600 */
             readonly maxIdentityTokenAgeSeconds: number;
+            /**
+             * @description Seats: at most this many users (null, the default, for no limit). A sign-in or admin `PUT` that would create a user past it is refused; lowering it below the users the site has removes none.
+             * @default null
+             */
+            readonly maxUsers: number | null;
         };
         readonly UpdateSiteRequest: {
             readonly name?: string;
             readonly allowedOrigins?: readonly string[];
             readonly maxIdentityTokenAgeSeconds?: number;
+            /** @description Seats: at most this many users (null, the default, for no limit). A sign-in or admin `PUT` that would create a user past it is refused; lowering it below the users the site has removes none. */
+            readonly maxUsers?: number | null;
         };
         readonly Site: {
             /** @example site_3kTMd9xQ2 */
@@ -1244,6 +1254,8 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            /** @description Seats (null for no limit). */
+            readonly maxUsers: number | null;
             /**
              * Format: date-time
              * @example 2026-11-21T10:00:00.000Z
@@ -1264,6 +1276,8 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            /** @description Seats (null for no limit). */
+            readonly maxUsers: number | null;
             /**
              * Format: date-time
              * @example 2026-11-21T10:00:00.000Z
@@ -1702,6 +1716,21 @@ export interface components {
                 };
             };
         };
+        /** @description The user does not exist yet and the site already has `maxUsers` users. */
+        readonly SeatLimitReached: {
+            headers: {
+                readonly "X-Request-Id": components["headers"]["XRequestId"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    readonly status?: 409;
+                    /** @enum {unknown} */
+                    readonly code?: "seat_limit_reached";
+                };
+            };
+        };
         /** @description The path, environment, site, user, API key, webhook endpoint or admin token does not exist. */
         readonly NotFound: {
             headers: {
@@ -1763,7 +1792,22 @@ export interface components {
                 };
             };
         };
-        /** @description Rate limited. */
+        /** @description The request (headers and body) did not arrive within 10 s; the connection is closed. Node's own refusals before routing are problem+json too, on any path: 400 `invalid_request` for malformed HTTP, 408 `request_timeout` for headers not in within 10 s, 431 `headers_too_large`. */
+        readonly RequestTimeout: {
+            headers: {
+                readonly "X-Request-Id": components["headers"]["XRequestId"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    readonly status?: 408;
+                    /** @enum {unknown} */
+                    readonly code?: "request_timeout";
+                };
+            };
+        };
+        /** @description Rate limited (SPEC §7): sign-ins per address, refused sign-ins per site, session calls per address, refused API keys per address, exchanges per API key, refused admin tokens per address. */
         readonly TooManyRequests: {
             headers: {
                 readonly "X-Request-Id": components["headers"]["XRequestId"];
@@ -1892,6 +1936,7 @@ export interface operations {
             readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["InvalidApiKey"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
             readonly 429: components["responses"]["TooManyRequests"];
@@ -2039,6 +2084,7 @@ export interface operations {
             readonly 401: components["responses"]["SignInRejected"];
             readonly 403: components["responses"]["OriginNotAllowed"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
             readonly 429: components["responses"]["TooManyRequests"];
@@ -2289,6 +2335,7 @@ export interface operations {
             readonly 401: components["responses"]["AdminUnauthorized"];
             readonly 403: components["responses"]["Forbidden"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
         };
     };
@@ -2318,6 +2365,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2355,8 +2403,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2388,6 +2438,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2417,6 +2468,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2453,8 +2505,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2487,6 +2541,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2524,8 +2579,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2557,6 +2614,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2594,8 +2652,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2626,6 +2686,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2664,8 +2725,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2699,6 +2762,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2747,8 +2811,11 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
+            readonly 409: components["responses"]["SeatLimitReached"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2780,6 +2847,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2813,6 +2881,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2852,8 +2921,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2885,6 +2956,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2915,6 +2987,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3027,8 +3100,10 @@ export interface operations {
             readonly 401: components["responses"]["AdminUnauthorized"];
             readonly 403: components["responses"]["Forbidden"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3078,6 +3153,7 @@ export interface operations {
             readonly 401: components["responses"]["AdminUnauthorized"];
             readonly 403: components["responses"]["Forbidden"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3104,6 +3180,7 @@ export interface operations {
             readonly 401: components["responses"]["AdminUnauthorized"];
             readonly 403: components["responses"]["Forbidden"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3137,8 +3214,10 @@ export interface operations {
             readonly 401: components["responses"]["AdminUnauthorized"];
             readonly 403: components["responses"]["Forbidden"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3166,6 +3245,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3203,6 +3283,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3243,8 +3324,10 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3280,6 +3363,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3586,6 +3670,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -3653,6 +3738,7 @@ export interface operations {
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
