@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+import { verifyWebhook, VerigateError } from '@verigate/node';
 import { adminClient, checked, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
 import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver';
 import { createWebhookTransport } from '../../src/http/webhook-transport';
@@ -112,6 +113,28 @@ describe('delivery', () => {
     expect(() => wh.verify(first.body.replace('"live"', '"sandbox"'), headersOf(first))).toThrow();
     // The site's own creation came before the endpoint: not sent.
     expect(receiver.received.some((r) => r.event.type === 'site.created')).toBe(false);
+  });
+
+  it("verifyWebhook of @verigate/node accepts what verigate sends, with either secret after a rotation, and refuses a forgery", async () => {
+    const made = await createEndpoint({ eventTypes: ['user.created'] });
+    await admin.putUser(site.siteId, 'ada', {});
+    const [r] = await receiver.until(ofType('user.created'), 'user.created');
+    const headers = headersOf(r!);
+    await expect(verifyWebhook(r!.body, r!.headers, made.secret)).resolves.toMatchObject({ type: 'user.created', siteId: site.siteId });
+    await expect(verifyWebhook(Buffer.from(r!.body), new Headers(headers), [`whsec_${Buffer.alloc(32).toString('base64')}`, made.secret])).resolves.toMatchObject({
+      type: 'user.created',
+    });
+    const refusals: [string, Promise<unknown>][] = [
+      ['other secret', verifyWebhook(r!.body, headers, `whsec_${Buffer.alloc(32, 1).toString('base64')}`)],
+      ['changed body', verifyWebhook(r!.body.replace('ada', 'eve'), headers, made.secret)],
+      ['old timestamp', verifyWebhook(r!.body, headers, made.secret, { now: () => Date.now() + 10 * 60_000 })],
+      ['no signature', verifyWebhook(r!.body, { ...headers, 'webhook-signature': '' }, made.secret)],
+      ['other id', verifyWebhook(r!.body, { ...headers, 'webhook-id': 'x' }, made.secret)],
+    ];
+    for (const [what, result] of refusals) {
+      const err = await result.then(() => null, (e: unknown) => e);
+      expect([what, err instanceof VerigateError && err.code]).toEqual([what, 'webhook_invalid']);
+    }
   });
 
   it('a receiver that answers 500 twice then 200 gets the event three times, and the deliveries list shows all three', async () => {
