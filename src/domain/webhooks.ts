@@ -16,7 +16,7 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** A rotated-out secret keeps signing this long. */
 export const WEBHOOK_SECRET_GRACE_MS = 24 * 3600 * 1000;
 /** A delivery's lease: the time limit and a margin. A sender that dies leaves it to another instance after this. */
-export const WEBHOOK_LEASE_MS = WEBHOOK_TIMEOUT_MS + 20_000;
+export const WEBHOOK_LEASE_MS = WEBHOOK_TIMEOUT_MS + 5_000;
 /** How often the delivery loop looks for work without a nudge. */
 const POLL_MS = 500;
 /** Deliveries one instance sends at once. */

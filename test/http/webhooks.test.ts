@@ -5,6 +5,8 @@ import { WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiv
 import { createWebhookTransport } from '../../src/http/webhook-transport';
 import { keys } from '../../src/store/records/keys';
 import { EVENT_TYPES } from '../../src/domain/events';
+import { randomBytes } from 'node:crypto';
+import { uniquePrefix } from '../support/redis';
 
 /**
  * SPEC §11's webhooks against real receivers: endpoints through the admin
@@ -296,4 +298,28 @@ it('a checked admin response shape: create answers as openapi.yaml says', async 
     await gw.http('admin').post(`/admin/v1/live${base()}`).set('Authorization', `Bearer ${gw.adminToken}`).send({ url: receiver.url }),
   );
   expect(res.headers['cache-control']).toBe('no-store');
+});
+
+it('two instances delivering one site lose no event and send none twice to a healthy receiver', async () => {
+  const prefix = uniquePrefix();
+  const masterKey = randomBytes(32);
+  const env = { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' };
+  const a = await startGateway({ prefix, masterKey, env });
+  const b = await startGateway({ prefix, masterKey, env });
+  try {
+    const adminA = adminClient(a, 'live');
+    const adminB = adminClient(b, 'live');
+    const shop = await adminA.provisionSite();
+    expect((await adminA.call('post', `/sites/${shop.siteId}/webhook-endpoints`, { url: receiver.url, eventTypes: ['user.created'] })).status).toBe(201);
+    const ids = Array.from({ length: 40 }, (_, i) => `u${i}`);
+    await Promise.all(ids.map((id, i) => (i % 2 ? adminA : adminB).putUser(shop.siteId, id, {})));
+    await receiver.until((rs) => new Set(rs.map((r) => r.event.data.userId)).size === ids.length, 'every user.created');
+    const perUser = new Map<unknown, number>();
+    for (const r of receiver.received) perUser.set(r.event.data.userId, (perUser.get(r.event.data.userId) ?? 0) + 1);
+    expect([...perUser.values()].every((n) => n === 1)).toBe(true);
+    expect(receiver.received).toHaveLength(ids.length);
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });
