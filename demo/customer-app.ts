@@ -4,7 +4,7 @@
  * (through its workspace link, as built, when run by `npm run demo`).
  * The backend holds the two secrets; the page only ever sees the publishable key.
  */
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import express, { type Express } from 'express';
@@ -50,6 +50,7 @@ export function createCustomerApp(options: CustomerAppOptions): Express {
     const identityToken = await new SignJWT({ email: DEMO_USER.email, name: DEMO_USER.name })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(DEMO_USER.userId)
+      .setJti(randomUUID()) // a token signs in once (SPEC §7): each one its own
       .setIssuedAt()
       .setExpirationTime('10m')
       .sign(identityKey);

@@ -5,6 +5,7 @@ import { inspect } from 'node:util';
 import ipaddr from 'ipaddr.js';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { DEFAULT_MAX_SESSIONS_PER_USER } from './domain/sessions';
 
 /** Pino log levels accepted by `LOG_LEVEL`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -136,6 +137,8 @@ export interface Config {
   readonly webhookRetrySchedule: readonly number[] | null;
   /** `WEBHOOK_ALLOW_PRIVATE_TARGETS`: webhooks may go to loopback/private addresses, and over http on live. */
   readonly webhookAllowPrivateTargets: boolean;
+  /** Active sessions per user of a site (`MAX_SESSIONS_PER_USER`, default 50); a sign-in past it ends the oldest. */
+  readonly maxSessionsPerUser: number;
   /** Who may name the client in `X-Forwarded-For` (`TRUST_PROXY`, default none). */
   readonly trustProxy: TrustProxy;
 }
@@ -457,6 +460,7 @@ const variables = {
     DEFAULT_RATE_LIMITS.failedApiKeysPerAddress,
   ),
   RATE_LIMIT_EXCHANGE_PER_API_KEY: rateLimitVariable('RATE_LIMIT_EXCHANGE_PER_API_KEY', DEFAULT_RATE_LIMITS.exchangePerApiKey),
+  MAX_SESSIONS_PER_USER: integerVariable('MAX_SESSIONS_PER_USER', DEFAULT_MAX_SESSIONS_PER_USER, 1, 10_000, ' (active sessions per user of a site)'),
   RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: rateLimitVariable(
     'RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS',
     DEFAULT_RATE_LIMITS.adminFailuresPerAddress,
@@ -563,6 +567,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     eventRetentionHours: values.EVENT_RETENTION_HOURS as number,
     webhookRetrySchedule: values.WEBHOOK_RETRY_SCHEDULE ?? null,
     webhookAllowPrivateTargets: values.WEBHOOK_ALLOW_PRIVATE_TARGETS as boolean,
+    maxSessionsPerUser: values.MAX_SESSIONS_PER_USER as number,
     trustProxy: values.TRUST_PROXY as TrustProxy,
   };
   // Logging the config object by mistake must not print the secrets.
@@ -696,6 +701,7 @@ export interface ConfigSummary {
   eventRetentionHours: number;
   webhookRetrySchedule: number[] | null;
   webhookAllowPrivateTargets: boolean;
+  maxSessionsPerUser: number;
   trustProxy: TrustProxy;
 }
 
@@ -744,6 +750,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     eventRetentionHours: config.eventRetentionHours,
     webhookRetrySchedule: config.webhookRetrySchedule === null ? null : [...config.webhookRetrySchedule],
     webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
+    maxSessionsPerUser: config.maxSessionsPerUser,
     trustProxy: config.trustProxy,
   };
 }

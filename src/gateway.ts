@@ -179,6 +179,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       masterKey: config.masterKey,
       publicUrl: config.publicUrls[environment],
       clock,
+      maxSessionsPerUser: config.maxSessionsPerUser,
       onBackgroundError,
       eventRetentionMs,
       webhooks: {

@@ -15,12 +15,28 @@ export type IdentityTokenFailure =
   | 'missing_user_id'
   | 'unsupported_algorithm'
   | 'malformed'
-  | 'attributes_too_large';
+  | 'attributes_too_large'
+  /** Signed in once already, and the site refuses reuse (SPEC §7; src/domain/identity-token-uses.ts). */
+  | 'replayed';
 
 export type { AssertedIdentity, SignInRefusal } from './users';
 
+/**
+ * What makes two identity tokens the same token, for "one identity token,
+ * one sign-in" (SPEC §7). Read from the verified claims, never from the
+ * token string: a token has many encodings (base64 padding, the header's
+ * key order or algorithm, JSON whitespace and escapes) and each must count
+ * as the same token.
+ */
+export interface IdentityTokenUse {
+  /** `jti:<the jti as JSON>` when the token has one, else `claims:<every claim, as canonical JSON>`. */
+  readonly identifier: string;
+  /** The token's `exp` (epoch seconds): the use need not be remembered past it and the clock tolerance. */
+  readonly exp: number;
+}
+
 export type IdentityCheck =
-  | { readonly ok: true; readonly identity: AssertedIdentity }
+  | { readonly ok: true; readonly identity: AssertedIdentity; readonly use: IdentityTokenUse }
   | { readonly ok: false; readonly reason: IdentityTokenFailure; readonly detail: string };
 
 export const IDENTITY_AUDIENCE = 'verigate-identity';
@@ -66,6 +82,21 @@ function readOptionalString(
   if (value === undefined || value === null) return value;
   if (typeof value !== 'string' || value.length > max) return new Error(`${name} must be a string of at most ${max} characters`);
   return value;
+}
+
+/**
+ * JSON with every object's keys in code-unit order, at every depth: one
+ * string for one value, however the token spelled it.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** Maps jose's coded errors to our reasons; anything unknown (even a TypeError) is `malformed`. */
@@ -182,5 +213,6 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
   }
   const identity: AssertedIdentity =
     userId === null ? { userId, email: email as string, name, attributes } : { userId, email, name, attributes };
-  return { ok: true, identity };
+  const identifier = payload.jti !== undefined ? `jti:${canonicalJson(payload.jti)}` : `claims:${canonicalJson(payload)}`;
+  return { ok: true, identity, use: { identifier, exp } };
 }

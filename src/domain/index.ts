@@ -12,6 +12,7 @@ import { ExchangeStats } from './exchange-stats';
 import type { DomainStores } from './ports';
 import type { SiteRecord } from './records';
 import { SecretBox } from './secrets';
+import { IdentityTokenUses } from './identity-token-uses';
 import { Sessions } from './sessions';
 import { signInWithIdentityToken, type SignInResult } from './sign-in';
 import { SigningKeys } from './signing-keys';
@@ -49,6 +50,8 @@ export interface DomainOptions {
   readonly masterKey: Buffer;
   readonly publicUrl: string;
   readonly clock: Clock;
+  /** `MAX_SESSIONS_PER_USER`: a sign-in past it ends the user's oldest session (default 50). */
+  readonly maxSessionsPerUser?: number;
   readonly onBackgroundError?: (err: unknown, what: string) => void;
   /** How long events are kept (EVENT_RETENTION_HOURS); older cursors are `cursor_expired`. */
   readonly eventRetentionMs?: number;
@@ -75,7 +78,8 @@ export function createDomain(options: DomainOptions): Domain {
   };
   const sites = new Sites(ctx, stores.sites);
   const users = new Users(ctx, stores.users, sites);
-  const sessions = new Sessions(ctx, stores.sessions, users);
+  const sessions = new Sessions(ctx, stores.sessions, users, options.maxSessionsPerUser);
+  const identityTokenUses = new IdentityTokenUses(ctx, stores.identityTokenUses);
   const signingKeys = new SigningKeys(ctx, stores.keyring, {
     siteIds: async () => (await sites.listSites()).map((s) => s.siteId),
     log: stores.events,
@@ -106,6 +110,6 @@ export function createDomain(options: DomainOptions): Domain {
     webhookWorker: new WebhookWorker(ctx, stores.webhooks, stores.events, webhooks, (e) => events.view(e), webhookOptions),
     clock: options.clock,
     signIn: (site, identityToken) =>
-      signInWithIdentityToken({ sites, users, sessions, clock: options.clock }, site, identityToken),
+      signInWithIdentityToken({ sites, users, sessions, identityTokenUses, clock: options.clock }, site, identityToken),
   };
 }

@@ -189,6 +189,22 @@ export interface SessionStore {
   endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
+/**
+ * Identity tokens that have signed a visitor in (SPEC §7: one identity
+ * token, one sign-in), each under a keyed hash the domain makes of what
+ * identifies the token (its `jti`, else its verified claims).
+ */
+export interface IdentityTokenUseStore {
+  /**
+   * Records the use, kept for `ttlMs`, unless it is recorded already; true
+   * when this call recorded it. Atomic: of any number of calls at the same
+   * moment, on any instance, exactly one gets true.
+   */
+  recordFirstUse(siteId: string, useHash: string, ttlMs: number): Promise<boolean>;
+  /** Forgets a use (the sign-in it let through failed before it opened a session). */
+  forget(siteId: string, useHash: string): Promise<void>;
+}
+
 /** The environment's signing keyring. */
 export interface KeyringStore {
   /**
@@ -208,8 +224,15 @@ export interface KeyringStore {
    * stored afterwards (this one, or the one another instance made first).
    */
   createIfAbsent(keyring: StoredKeyring): Promise<StoredKeyring>;
-  /** Replaces the keyring (a rotation). Every instance rereads it before this resolves. */
-  replace(keyring: StoredKeyring): Promise<void>;
+  /**
+   * Changes the stored keyring (a rotation) in one atomic step: `change`
+   * gets the keyring as it is at that moment and returns the next one; if
+   * another change lands in between, `change` runs again on that one, so two
+   * rotations at once both land, one after the other. Resolves with the
+   * keyring stored; every instance rereads it before this resolves. Rejects
+   * when there is no keyring yet (`createIfAbsent` makes the first).
+   */
+  update(change: (current: StoredKeyring) => StoredKeyring): Promise<StoredKeyring>;
 }
 
 /** The one combined read of the exchange. */
@@ -385,6 +408,7 @@ export interface DomainStores {
   readonly apiKeys: ApiKeyStore;
   readonly users: UserStore;
   readonly sessions: SessionStore;
+  readonly identityTokenUses: IdentityTokenUseStore;
   readonly keyring: KeyringStore;
   readonly sessionAndUser: SessionAndUserReader;
   readonly adminTokens: AdminTokenStore;

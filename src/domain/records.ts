@@ -6,6 +6,12 @@ import type { Environment } from './environments';
  * data: no methods, no key names, no encoding. Instants are epoch ms.
  */
 
+/**
+ * Whether an identity token may sign in more than once (SPEC §7): `refuse`
+ * (the default) or `allow`, for customers who render one token into every page.
+ */
+export type IdentityTokenReuse = 'refuse' | 'allow';
+
 /** A site as stored. The identity secrets are sealed (AES-256-GCM). */
 export interface SiteRecord {
   readonly siteId: string;
@@ -13,6 +19,8 @@ export interface SiteRecord {
   readonly allowedOrigins: readonly string[];
   readonly publishableKey: string;
   readonly maxIdentityTokenAgeSeconds: number;
+  /** Absent on sites stored before the setting existed: `refuse`. */
+  readonly identityTokenReuse?: IdentityTokenReuse;
   /** Seats: at most this many users (null or absent, as on sites made before seats: no limit). */
   readonly maxUsers?: number | null;
   readonly identitySecretSealed: string;
@@ -98,6 +106,13 @@ export interface StoredSigningKey {
 export interface StoredKeyring {
   readonly currentKid: string;
   readonly keys: readonly StoredSigningKey[];
+}
+
+export const DEFAULT_IDENTITY_TOKEN_REUSE: IdentityTokenReuse = 'refuse';
+
+/** The site's `identityTokenReuse`; sites stored before the setting existed refuse reuse. */
+export function identityTokenReuseOf(site: SiteRecord): IdentityTokenReuse {
+  return site.identityTokenReuse ?? DEFAULT_IDENTITY_TOKEN_REUSE;
 }
 
 /**

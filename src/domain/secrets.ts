@@ -6,7 +6,7 @@ import type { Environment } from './environments';
  * derived from `VERIGATE_MASTER_KEY` with HKDF, one per purpose and
  * environment, so a hash or ciphertext from one context is useless in another.
  */
-export type HashPurpose = 'api-key' | 'session-token' | 'admin-token' | 'console-session';
+export type HashPurpose = 'api-key' | 'session-token' | 'admin-token' | 'console-session' | 'identity-token-use';
 
 export class SecretBox {
   private readonly hashKeys: Record<HashPurpose, KeyObject>;
@@ -24,6 +24,7 @@ export class SecretBox {
       'session-token': createSecretKey(derive('hash/session-token')),
       'admin-token': createSecretKey(derive('hash/admin-token')),
       'console-session': createSecretKey(derive('hash/console-session')),
+      'identity-token-use': createSecretKey(derive('hash/identity-token-use')),
     };
     this.encryptionKey = derive('encrypt');
   }

@@ -13,6 +13,8 @@ export const DEFAULT_SESSION_LIFETIME_SECONDS = 30 * 24 * 3600;
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 24 * 3600;
 /** Sliding the idle timeout is written at most this often, not on every request. */
 export const ACTIVITY_RESOLUTION_MS = 60_000;
+/** Active sessions one user of a site may have at most (`MAX_SESSIONS_PER_USER`), unless configured. */
+export const DEFAULT_MAX_SESSIONS_PER_USER = 50;
 
 export interface SessionView {
   sessionId: string;
@@ -46,6 +48,7 @@ export class Sessions {
     private readonly ctx: DomainContext,
     private readonly store: SessionStore,
     private readonly users: Users,
+    private readonly maxSessionsPerUser: number = DEFAULT_MAX_SESSIONS_PER_USER,
   ) {}
 
   view(session: SessionRecord): SessionView {
@@ -91,7 +94,25 @@ export class Sessions {
       tokenHash: this.ctx.secrets.hash('session-token', sessionToken),
     };
     await this.store.create(session, [this.ctx.events(cause)('session.created', siteId, sessionCreatedData(session))]);
+    await this.endSessionsPastTheLimit(session);
     return { session, sessionToken };
+  }
+
+  /**
+   * SPEC §7's bounded state: at most `maxSessionsPerUser` active sessions
+   * per user, the oldest ended to make room for `opened`. Run after the
+   * create, so two sign-ins at once each see the other's session and the
+   * user ends up within the limit either way (at worst one session fewer).
+   * Listing also prunes the index of sessions that ended by themselves.
+   */
+  private async endSessionsPastTheLimit(opened: SessionRecord): Promise<void> {
+    const now = this.ctx.clock.now();
+    const others = (await this.store.listForUser(opened.siteId, opened.userId))
+      .filter((s) => s.sessionId !== opened.sessionId && isSessionActive(s, now))
+      .sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : 1));
+    const excess = others.length + 1 - this.maxSessionsPerUser;
+    const ended = sessionsEnded(this.ctx.events(), 'session_limit');
+    for (const oldest of others.slice(0, Math.max(0, excess))) await this.store.end(oldest, ended([oldest]));
   }
 
   /**

@@ -1,4 +1,5 @@
 import { VerigateError } from './errors';
+import type { IdentityTokenUses } from './identity-token-uses';
 import { verifyIdentityToken } from './identity-tokens';
 import type { SessionRecord, Sessions } from './sessions';
 import type { SiteRecord, Sites } from './sites';
@@ -18,9 +19,12 @@ export interface SignInResult {
  * site's seats) or update email, name and attributes (never product
  * access), or find the existing user by email when the token has no id;
  * then open a session.
+ * Under the site's `identityTokenReuse: "refuse"`, a token signs in once:
+ * its use is claimed before anything is written, and given back if the
+ * sign-in is refused or fails after that, so the visitor can retry with it.
  */
 export async function signInWithIdentityToken(
-  deps: { sites: Sites; users: Users; sessions: Sessions; clock: Clock },
+  deps: { sites: Sites; users: Users; sessions: Sessions; identityTokenUses: IdentityTokenUses; clock: Clock },
   site: SiteRecord,
   identityToken: string,
 ): Promise<SignInResult> {
@@ -31,17 +35,24 @@ export async function signInWithIdentityToken(
     now: deps.clock.now(),
   });
   if (!check.ok) throw new VerigateError('invalid_identity_token', check.detail, { reason: check.reason });
-  const user = await deps.users.signInUser(site, check.identity);
-  if (user === 'unknown_user') {
-    throw new VerigateError('invalid_identity_token', 'The site has no user, or more than one, with the email of this token', {
-      reason: 'unknown_user',
-    });
+  const release = await deps.identityTokenUses.claim(site, check.use);
+  try {
+    const user = await deps.users.signInUser(site, check.identity);
+    if (user === 'unknown_user') {
+      throw new VerigateError('invalid_identity_token', 'The site has no user, or more than one, with the email of this token', {
+        reason: 'unknown_user',
+      });
+    }
+    if (user === 'seat_limit_reached') {
+      throw new VerigateError('invalid_identity_token', 'The site has as many users as its maxUsers allows; existing users can still sign in', {
+        reason: 'seat_limit_reached',
+      });
+    }
+    const { session, sessionToken } = await deps.sessions.createSessionForKnownUser(site.siteId, user.userId);
+    return { site, user, session, sessionToken };
+  } catch (err) {
+    // The token opened no session: given back (best effort; if this fails too, the page signs a new one).
+    await release().catch(() => undefined);
+    throw err;
   }
-  if (user === 'seat_limit_reached') {
-    throw new VerigateError('invalid_identity_token', 'The site has as many users as its maxUsers allows; existing users can still sign in', {
-      reason: 'seat_limit_reached',
-    });
-  }
-  const { session, sessionToken } = await deps.sessions.createSessionForKnownUser(site.siteId, user.userId);
-  return { site, user, session, sessionToken };
 }

@@ -194,24 +194,30 @@ export class SigningKeys {
 
   /** A new key signs from now on; the previous one is kept for verification until its tokens expire. */
   async rotateSigningKey(cause?: ChangeCause): Promise<{ kid: string; previousKid: string | null }> {
-    const stored = await this.readOrCreate(true);
-    const now = this.ctx.clock.now();
-    const next = this.newKey(now);
-    const kept = stored.keys
-      .filter((k) => k.retiresAt === null || k.retiresAt > now)
-      .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
-    await this.store.replace({ currentKid: next.kid, keys: [next, ...kept] });
+    await this.readOrCreate(true);
+    const next = this.newKey(this.ctx.clock.now());
+    let previousKid: string | null = null;
+    // Applied to the keyring as stored at the moment of the write: a rotation elsewhere
+    // at the same time is retired by this one, never overwritten.
+    await this.store.update((stored) => {
+      const now = this.ctx.clock.now();
+      previousKid = stored.currentKid;
+      const kept = stored.keys
+        .filter((k) => k.kid !== next.kid && (k.retiresAt === null || k.retiresAt > now))
+        .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
+      return { currentKid: next.kid, keys: [next, ...kept] };
+    });
     // The keyring is the environment's, not a site's: its event goes to every
     // site's log after the change. A failure here fails the call (503), so the
-    // rotation is never acknowledged without its events.
-    // The audit log has it once, as the environment's; each site's log has it without the actor.
+    // rotation is never acknowledged without its events. The audit log has it
+    // once, as the environment's; each site's log has it without the actor.
     const make = this.ctx.events();
-    const data = { kid: next.kid, previousKid: stored.currentKid, previousKeyRetiresAt: iso(now + RETIRED_KEY_OVERLAP_MS) };
+    const data = { kid: next.kid, previousKid, previousKeyRetiresAt: iso(this.ctx.clock.now() + RETIRED_KEY_OVERLAP_MS) };
     const siteIds = await this.events.siteIds();
     await this.events.log.append(siteIds.map((siteId) => make('signing_key.rotated', siteId, data)));
     if (cause) {
       await this.events.log.appendEnvironmentAudit({ ...this.ctx.events(cause)('signing_key.rotated', '', data), siteId: null });
     }
-    return { kid: next.kid, previousKid: stored.currentKid };
+    return { kid: next.kid, previousKid };
   }
 }

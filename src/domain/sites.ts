@@ -4,7 +4,7 @@ import { iso } from './clock';
 import type { DomainContext } from './context';
 import type { SiteStore } from './ports';
 import { sessionsEnded, type ChangeCause } from './events';
-import type { SiteRecord } from './records';
+import { DEFAULT_IDENTITY_TOKEN_REUSE, identityTokenReuseOf, type IdentityTokenReuse, type SiteRecord } from './records';
 
 export type { SiteRecord } from './records';
 
@@ -21,6 +21,7 @@ export interface SiteView {
   allowedOrigins: string[];
   publishableKey: string;
   maxIdentityTokenAgeSeconds: number;
+  identityTokenReuse: IdentityTokenReuse;
   /** Seats: at most this many users; null for no limit. */
   maxUsers: number | null;
   createdAt: string;
@@ -31,6 +32,7 @@ export interface SiteInput {
   name: string;
   allowedOrigins?: string[] | undefined;
   maxIdentityTokenAgeSeconds?: number | undefined;
+  identityTokenReuse?: IdentityTokenReuse | undefined;
   /** null: no limit (the default). */
   maxUsers?: number | null | undefined;
 }
@@ -76,6 +78,7 @@ export class Sites {
       allowedOrigins: [...site.allowedOrigins],
       publishableKey: site.publishableKey,
       maxIdentityTokenAgeSeconds: site.maxIdentityTokenAgeSeconds,
+      identityTokenReuse: identityTokenReuseOf(site),
       maxUsers: site.maxUsers ?? null,
       createdAt: iso(site.createdAt),
       updatedAt: iso(site.updatedAt),
@@ -94,6 +97,7 @@ export class Sites {
       allowedOrigins,
       publishableKey: generateCredential(this.ctx.environment, 'pk'),
       maxIdentityTokenAgeSeconds: input.maxIdentityTokenAgeSeconds ?? DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS,
+      identityTokenReuse: input.identityTokenReuse ?? DEFAULT_IDENTITY_TOKEN_REUSE,
       maxUsers: input.maxUsers ?? null,
       identitySecretSealed: this.sealSecret(siteId, identitySecret),
       previousIdentitySecretSealed: null,
@@ -156,6 +160,7 @@ export class Sites {
       ...(patch.maxIdentityTokenAgeSeconds !== undefined && {
         maxIdentityTokenAgeSeconds: patch.maxIdentityTokenAgeSeconds,
       }),
+      ...(patch.identityTokenReuse !== undefined && { identityTokenReuse: patch.identityTokenReuse }),
       // Lowering it below the users the site has refuses new users only; none is removed.
       ...(patch.maxUsers !== undefined && { maxUsers: patch.maxUsers }),
       updatedAt: this.ctx.clock.now(),

@@ -14,7 +14,7 @@ export interface Metrics {
   readonly registry: Registry;
   /** Finished HTTP requests. `environment` is `live`, `sandbox` or `admin`; `status` the numeric code as a string. */
   readonly httpRequests: Counter<'environment' | 'route' | 'method' | 'status'>;
-  /** HTTP request duration in seconds, from first byte in to last byte out. */
+  /** Seconds from the request's headers being parsed to the response handed to the socket (not the client's upload or download time). */
   readonly httpDuration: Histogram<'environment' | 'route'>;
   /** Exchange results: `verified`, a not-verified `reason` (`token_expired`, …) or an error code (`invalid_api_key`, …). */
   readonly exchangeOutcomes: Counter<'environment' | 'outcome'>;
@@ -58,7 +58,9 @@ export function createMetrics(): Metrics {
     }),
     httpDuration: new Histogram({
       name: 'verigate_http_request_duration_seconds',
-      help: 'HTTP request duration in seconds, by environment and route pattern.',
+      help:
+        'Seconds from a request\'s headers being parsed to its response handed to the socket, by environment and route pattern; ' +
+        'refusals of the HTTP parser itself (400/408/431 before routing) are not in it.',
       labelNames: ['environment', 'route'] as const,
       // An exchange is a signature check and one store read: mostly single-digit ms.
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],

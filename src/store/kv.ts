@@ -17,8 +17,12 @@ export type WriteOp =
   | { readonly op: 'zscore'; readonly key: string; readonly member: string; readonly score: number }
   /** Adds `by` to the integer counter `field` of a hash (created at 0). */
   | { readonly op: 'hincrby'; readonly key: string; readonly field: string; readonly by: number }
-  /** Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent. */
-  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number }
+  /**
+   * Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent.
+   * With `extendOnly`, never sooner than it would already (a key without expiry gets this one):
+   * an index that must outlive each of its members, whichever is written last.
+   */
+  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number; readonly extendOnly?: boolean }
   /**
    * Appends `value` to an append-only log (a Redis Stream, one field `e`)
    * under an id the store assigns (`<ms>-<seq>`, always above the log's last

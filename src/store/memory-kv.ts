@@ -272,7 +272,9 @@ export class MemoryKvStore implements KvStore {
         case 'pexpire': {
           const entry = current(full);
           if (entry === undefined) break;
-          staged.set(full, { ...entry, expiresAt: now + (ttls[i] as number) });
+          const at = now + (ttls[i] as number);
+          if (op.extendOnly && entry.expiresAt !== null && entry.expiresAt >= at) break;
+          staged.set(full, { ...entry, expiresAt: at });
           break;
         }
         case 'xadd': {

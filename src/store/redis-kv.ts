@@ -92,8 +92,13 @@ for k = g + 1, #KEYS do
     redis.call('HINCRBY', KEYS[k], ARGV[a + 1], ARGV[a + 2])
     a = a + 3
   elseif op == 'pexpire' then
-    redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
-    a = a + 2
+    if ARGV[a + 2] == '1' then
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1], 'NX')
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1], 'GT')
+    else
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
+    end
+    a = a + 3
   elseif op == 'xadd' then
     if ARGV[a + 2] == '' then redis.call('XADD', KEYS[k], '*', 'e', ARGV[a + 1]) else redis.call('XADD', KEYS[k], 'MINID', '~', ARGV[a + 2], '*', 'e', ARGV[a + 1]) end
     a = a + 3
@@ -121,7 +126,7 @@ function scriptArgs(op: WriteOp, ttl: number | undefined): string[] {
     case 'zscore':
       return [op.member, String(op.score)];
     case 'pexpire':
-      return [String(ttl)];
+      return [String(ttl), op.extendOnly ? '1' : '0'];
     case 'xadd':
       return [op.value, op.minIdMs === undefined ? '' : String(Math.max(0, Math.floor(op.minIdMs)))];
   }
@@ -359,7 +364,13 @@ export class RedisKvStore implements KvStore {
         multi.hincrby(full, op.field, op.by);
         break;
       case 'pexpire':
-        multi.pexpire(full, ttl as number);
+        if (op.extendOnly) {
+          // NX gives a key without expiry this one; GT extends an earlier, sooner one (Redis 7).
+          multi.pexpire(full, ttl as number, 'NX');
+          multi.pexpire(full, ttl as number, 'GT');
+        } else {
+          multi.pexpire(full, ttl as number);
+        }
         break;
       case 'xadd':
         if (op.minIdMs === undefined) multi.xadd(full, '*', 'e', op.value);

@@ -206,6 +206,22 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
       });
 
+      it('a touch keeps every key of the session alive as long as the session: record, token pointer and index', async () => {
+        const { users, sessions } = await instance();
+        const kv = (opened[opened.length - 1] as { kv: KvStore }).kv;
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
+        const s = { ...session('sess_t1', 'site_a', 'ada'), idleTimeoutSeconds: 1 };
+        await sessions.create(s, []);
+        // A key made just after the session, expiring when the untouched session would: once it is gone, so would the session be.
+        await kv.write([{ op: 'sadd', key: '{site_a}:control', member: 'm' }, { op: 'pexpire', key: '{site_a}:control', ttlMs: 1000 }]);
+        const touched = { ...s, lastActiveAt: clock.now() + 60_000 };
+        await sessions.touch(touched);
+        opts.advanceTime?.(1001);
+        await pollUntil(() => kv.members('{site_a}:control'), (m) => m.length === 0, { what: 'the control to expire', timeoutMs: 5000, intervalMs: 20 });
+        expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(touched);
+        expect(await sessions.listForUser('site_a', 'ada')).toEqual([touched]);
+      });
+
       it('nothing of a session outlives it', async () => {
         const { users, sessions } = await instance();
         await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
@@ -223,6 +239,38 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       });
     });
 
+    describe('IdentityTokenUseStore', () => {
+      it('records a use once: of many calls at the same moment on two instances exactly one wins, per site', async () => {
+        const [a, b] = [await instance(), await instance()];
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).identityTokenUses.recordFirstUse('site_a', 'use-1', 60_000)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await a.identityTokenUses.recordFirstUse('site_a', 'use-1', 60_000)).toBe(false);
+        // The same hash on another site is another token.
+        expect(await b.identityTokenUses.recordFirstUse('site_b', 'use-1', 60_000)).toBe(true);
+      });
+
+      it('a forgotten use can be recorded again', async () => {
+        const { identityTokenUses } = await instance();
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-2', 60_000)).toBe(true);
+        await identityTokenUses.forget('site_a', 'use-2');
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-2', 60_000)).toBe(true);
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-2', 60_000)).toBe(false);
+      });
+
+      it('a use is forgotten when its time is up', async () => {
+        const { identityTokenUses } = await instance();
+        expect(await identityTokenUses.recordFirstUse('site_a', 'use-3', 200)).toBe(true);
+        opts.advanceTime?.(201);
+        await pollUntil(
+          () => identityTokenUses.recordFirstUse('site_a', 'use-3', 60_000),
+          (recorded) => recorded,
+          { what: 'the use to expire', timeoutMs: 5000, intervalMs: 20 },
+        );
+      });
+    });
+
     describe('KeyringStore', () => {
       it('keeps the first keyring made, and a replacement reaches the other instance', async () => {
         const a = await instance();
@@ -231,7 +279,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         const first = await a.keyring.createIfAbsent(keyring('live_one'));
         expect(await b.keyring.createIfAbsent(keyring('live_two'))).toEqual(first);
         expect((await b.keyring.read())?.currentKid).toBe('live_one');
-        await a.keyring.replace(keyring('live_three'));
+        await a.keyring.update(() => keyring('live_three'));
         await eventually('the rotation to reach b', async () => (await b.keyring.read())?.currentKid === 'live_three');
       });
     });
@@ -679,7 +727,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['sessions.endAllForUser', () => r.sessions.endAllForUser('site_a', 'ada', none)],
         ['keyring.read', () => r.keyring.read({ fresh: true })],
         ['keyring.createIfAbsent', () => r.keyring.createIfAbsent(keyring('live_x'))],
-        ['keyring.replace', () => r.keyring.replace(keyring('live_x'))],
+        ['keyring.update', () => r.keyring.update(() => keyring('live_x'))],
         ['sessionAndUser.readSessionAndUser', () => r.sessionAndUser.readSessionAndUser('site_a', 'sess_x', 'ada')],
         ['health.ping', () => r.health.ping()],
         ['events.read', () => r.events.read('site_a', null, 10)],

@@ -412,6 +412,56 @@ export function storeContract(
       });
     });
 
+    describe('pexpire extendOnly', () => {
+      it('gives a key without expiry one, extends a sooner one, never shortens a later one', async () => {
+        const store = await fresh();
+        const gone = async (key: string) => (await store.members(key)).length === 0;
+        await store.write([
+          { op: 'sadd', key: '{t}:persistent', member: 'm' },
+          { op: 'sadd', key: '{t}:sooner', member: 'm' },
+          { op: 'pexpire', key: '{t}:sooner', ttlMs: 50 },
+          { op: 'sadd', key: '{t}:later', member: 'm' },
+          { op: 'pexpire', key: '{t}:later', ttlMs: 60_000 },
+          // The control: expires in 50 ms, whatever else happens.
+          { op: 'sadd', key: '{t}:control', member: 'm' },
+          { op: 'pexpire', key: '{t}:control', ttlMs: 50 },
+        ]);
+        await store.write([
+          { op: 'pexpire', key: '{t}:persistent', ttlMs: 50, extendOnly: true },
+          { op: 'pexpire', key: '{t}:sooner', ttlMs: 60_000, extendOnly: true },
+          { op: 'pexpire', key: '{t}:later', ttlMs: 50, extendOnly: true },
+          { op: 'pexpire', key: '{t}:absent', ttlMs: 50, extendOnly: true },
+        ]);
+        opts.advanceTime?.(51);
+        for (let attempt = 0; attempt < 500 && !((await gone('{t}:control')) && (await gone('{t}:persistent'))); attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        // Once the control has expired: the persistent key got the 50 ms, the other two live on.
+        expect(await gone('{t}:control')).toBe(true);
+        expect(await gone('{t}:persistent')).toBe(true);
+        await expect(store.members('{t}:sooner')).resolves.toEqual(['m']);
+        await expect(store.members('{t}:later')).resolves.toEqual(['m']);
+        await expect(store.members('{t}:absent')).resolves.toEqual([]);
+      });
+
+      it('the same through writeIf', async () => {
+        const store = await fresh();
+        await store.write([{ op: 'sadd', key: '{t}:ix', member: 'm' }, { op: 'pexpire', key: '{t}:ix', ttlMs: 60_000 }]);
+        await store.write([{ op: 'sadd', key: '{t}:control', member: 'm' }, { op: 'pexpire', key: '{t}:control', ttlMs: 50 }]);
+        expect(await store.writeIf({ key: '{t}:guard', equals: null }, [
+          { op: 'pexpire', key: '{t}:ix', ttlMs: 50, extendOnly: true },
+          { op: 'sadd', key: '{t}:new', member: 'm' },
+          { op: 'pexpire', key: '{t}:new', ttlMs: 50, extendOnly: true },
+        ])).toBe(true);
+        opts.advanceTime?.(51);
+        for (let attempt = 0; attempt < 500 && (await store.members('{t}:new')).length > 0; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await expect(store.members('{t}:new')).resolves.toEqual([]);
+        await expect(store.members('{t}:ix')).resolves.toEqual(['m']);
+      });
+    });
+
     describe('append-only logs', () => {
       const parse = (id: string) => id.split('-').map(Number) as [number, number];
       const before = (a: string, b: string) => {

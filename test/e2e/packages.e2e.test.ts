@@ -242,7 +242,7 @@ describe('round trips from fresh apps', () => {
       guarded: { status: 200, body: { userId: 'ada' } },
       anonymous,
       localRefusal: { isVerigateError: true, code: 'invalid_api_key' },
-      browserExports: ['DEFAULT_BASE_URLS', 'SCRIPT_PATH', 'TOKEN_REUSE_MARGIN_MS', 'VerigateError', 'createVerigate', 'loadVerigate'],
+      browserExports: ['DEFAULT_BASE_URLS', 'LOGIN_LINK_PARAMETER', 'SCRIPT_PATH', 'TOKEN_REUSE_MARGIN_MS', 'VerigateError', 'createVerigate', 'loadVerigate', 'takeLoginLinkToken'],
     });
   });
 

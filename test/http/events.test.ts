@@ -111,6 +111,22 @@ describe('the feed', () => {
     });
   });
 
+  it('a sign-in past MAX_SESSIONS_PER_USER ends the oldest session as session.ended, reason session_limit', async () => {
+    const limited = await startGateway({ maxSessionsPerUser: 1 });
+    try {
+      const a = adminClient(limited, 'live');
+      const shop = await a.provisionSite();
+      await a.putUser(shop.siteId, 'ada', {});
+      const first = await a.call('post', `/sites/${shop.siteId}/users/ada/sessions`, {});
+      await a.call('post', `/sites/${shop.siteId}/users/ada/sessions`, {});
+      const res = checked(await limited.http('live').get('/live_api/s2s/v1/events').set('X-API-KEY', shop.apiKey));
+      const ended = res.body.data.filter((e: EventBody) => e.type === 'session.ended');
+      expect(ended.map((e: EventBody) => e.data)).toEqual([{ sessionId: first.body.sessionId, userId: 'ada', reason: 'session_limit' }]);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('carries no secret: no API key, identity secret or session token in any event', async () => {
     await everyChange();
     const text = JSON.stringify(await allEvents(site.apiKey));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createSecretKey } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import { FrozenClock } from '../../src/domain/clock';
@@ -32,9 +32,9 @@ afterAll(async () => {
 
 const nowSeconds = () => Math.floor(a.clock.now() / 1000);
 
-/** An identity token as the customer's backend signs it. */
+/** An identity token as the customer's backend signs it: a new one each time (jti), as a token signs in once. */
 function identityToken(site: Provisioned, claims: JWTPayload): Promise<string> {
-  return new SignJWT({ ...claims, iat: nowSeconds(), exp: nowSeconds() + 600 })
+  return new SignJWT({ jti: randomUUID(), ...claims, iat: nowSeconds(), exp: nowSeconds() + 600 })
     .setProtectedHeader({ alg: 'HS256' })
     .sign(createSecretKey(Buffer.from(site.identitySecret, 'utf8')));
 }

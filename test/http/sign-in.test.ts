@@ -76,7 +76,7 @@ describe('POST /live_api/v1/sessions — sign-in with a customer-signed identity
   });
 
   it('accepts HS384 and HS512, aud verigate-identity, a matching siteKey, and no iat', async () => {
-    for (const alg of ['HS384', 'HS512']) expect((await signIn(await identityToken({ sub: 'alg' }, { alg }))).status).toBe(201);
+    for (const alg of ['HS384', 'HS512']) expect((await signIn(await identityToken({ sub: `alg-${alg}` }, { alg }))).status).toBe(201);
     expect((await signIn(await identityToken({ sub: 'aud', aud: 'verigate-identity' }))).status).toBe(201);
     expect((await signIn(await identityToken({ sub: 'sk', siteKey: site.publishableKey }))).status).toBe(201);
     expect((await signIn(await identityToken({ sub: 'noiat' }, { iat: null }))).status).toBe(201);
@@ -194,7 +194,8 @@ describe('POST /live_api/v1/sessions — sign-in with a customer-signed identity
       expect(rotated.body.previousSecretValidUntil).not.toBeNull();
       const withOld = () => identityToken({ sub: 'g' }, { secret: s.identitySecret });
       expect((await signIn(await withOld(), { publishableKey: s.publishableKey })).status).toBe(201);
-      expect((await signIn(await identityToken({ sub: 'g' }, { secret: rotated.body.identitySecret }), { publishableKey: s.publishableKey })).status).toBe(201);
+      // Other claims than withOld's: the same claims would be the same token, signed in once already.
+      expect((await signIn(await identityToken({ sub: 'g-new' }, { secret: rotated.body.identitySecret }), { publishableKey: s.publishableKey })).status).toBe(201);
       gw.clock.advance(301_000);
       try {
         expect((await signIn(await withOld(), { publishableKey: s.publishableKey })).body.reason).toBe('bad_signature');
@@ -297,11 +298,12 @@ describe('sign-in rate limits', () => {
   afterAll(() => limited.close());
 
   it('answers 429 rate_limited with Retry-After and RateLimit headers past the per-address limit', async () => {
-    const token = await new SignJWT({ sub: 'rl' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(createSecretKey(Buffer.from(s.identitySecret)));
+    // A new token each time (jti): a token signs in once.
+    const token = (i: number) => new SignJWT({ sub: 'rl', jti: `rl-${i}` }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(createSecretKey(Buffer.from(s.identitySecret)));
     const statuses: number[] = [];
     let last;
     for (let i = 0; i < 4; i++) {
-      last = checked(await limited.http('live').post('/live_api/v1/sessions').send({ publishableKey: s.publishableKey, identityToken: token }));
+      last = checked(await limited.http('live').post('/live_api/v1/sessions').send({ publishableKey: s.publishableKey, identityToken: await token(i) }));
       statuses.push(last.status);
     }
     expect(statuses).toEqual([201, 201, 201, 429]);

@@ -4,7 +4,7 @@
  * global fetch (Node's) reaches the gateway. Browser-only behaviour (CORS,
  * the script tag, a real localStorage) is covered by test/e2e/demo.e2e.test.ts.
  */
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { adminClient, startGateway, type Provisioned, type TestGateway } from '../support/gateway';
 import { createVerigate, DEFAULT_BASE_URLS, TOKEN_REUSE_MARGIN_MS, VerigateError, type Verigate, type VerigateUser } from '@verigate/browser';
@@ -68,9 +68,9 @@ async function initialised(options: { now?: () => number } = {}): Promise<Veriga
   return verigate;
 }
 
-/** An identity token as the customer backend signs it. */
+/** An identity token as the customer backend signs it: a new one each time (jti), as a token signs in once. */
 function identityToken(claims: Record<string, unknown>, secret = site.identitySecret): Promise<string> {
-  return new SignJWT(claims)
+  return new SignJWT({ jti: randomUUID(), ...claims })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()
     .setExpirationTime('10m')
@@ -348,6 +348,51 @@ describe('identify', () => {
     expect(user?.userId).toBe('grace');
     await verigate.ready;
     expect(verigate.user?.userId).toBe('grace');
+  });
+});
+
+describe('an identity token is presented once (SPEC §7)', () => {
+  it('a reload with the same token keeps the session it opened: no second sign-in, nothing stored of the token itself', async () => {
+    const token = await identityToken({ sub: 'reloader' });
+    const first = await initialised();
+    await first.identify(token);
+    const opened = JSON.parse(storage.getItem(storageKey()) ?? 'null') as { t: string; i: string };
+    expect(opened.i).toMatch(/^sha256:/);
+    expect(storage.getItem(storageKey())).not.toContain(token.split('.')[2]);
+
+    requests = [];
+    const reloaded = await initialised();
+    const user = await reloaded.identify(token);
+    expect(user?.userId).toBe('reloader');
+    expect(reloaded.lastError).toBeNull();
+    // The restore's read of the session, and no sign-in.
+    expect(requests).toEqual(['GET /live_api/v1/session']);
+    expect((JSON.parse(storage.getItem(storageKey()) ?? 'null') as { t: string }).t).toBe(opened.t);
+  });
+
+  it('a new token signs in anew, replacing the session', async () => {
+    const first = await initialised();
+    await first.identify(await identityToken({ sub: 'reloader' }));
+    const before = (JSON.parse(storage.getItem(storageKey()) ?? 'null') as { t: string }).t;
+    requests = [];
+    const reloaded = await initialised();
+    expect((await reloaded.identify(await identityToken({ sub: 'reloader' })))?.userId).toBe('reloader');
+    expect(requests).toContain('POST /live_api/v1/sessions');
+    expect(await sessionIsActive(before)).toBe(false);
+  });
+
+  it('when the session that token opened has ended, the token is not presented again: anonymous, reason replayed', async () => {
+    const token = await identityToken({ sub: 'ended' });
+    const first = await initialised();
+    await first.identify(token);
+    const { t } = JSON.parse(storage.getItem(storageKey()) ?? 'null') as { t: string };
+    await gw.http('live').delete('/live_api/v1/session').set('Authorization', `Bearer ${t}`);
+    requests = [];
+    const reloaded = await initialised();
+    expect(await reloaded.identify(token)).toBeNull();
+    expect(reloaded.isAuthenticated).toBe(false);
+    expect(reloaded.lastError).toMatchObject({ code: 'invalid_identity_token', reason: 'replayed' });
+    expect(requests).not.toContain('POST /live_api/v1/sessions');
   });
 });
 

@@ -267,8 +267,13 @@ describe('sign-in (POST /live_api/v1/sessions)', () => {
     expect(timeClaimsAcceptable(payloadOf(identityToken as string) ?? {}, nowSeconds(), MAX_IDENTITY_AGE)).toBe(true);
   }
 
-  const genuineIdentityToken = () =>
-    forge({ alg: 'HS256', typ: 'JWT' }, { sub: 'prop-user', email: 'p@example.com', iat: nowSeconds(), exp: nowSeconds() + 600 }, hmac('HS256', site.identitySecret));
+  /** With a `jti`, a token of its own (a token signs in once, SPEC §7). */
+  const genuineIdentityToken = (jti?: string) =>
+    forge(
+      { alg: 'HS256', typ: 'JWT' },
+      { sub: 'prop-user', email: 'p@example.com', iat: nowSeconds(), exp: nowSeconds() + 600, ...(jti !== undefined && { jti }) },
+      hmac('HS256', site.identitySecret),
+    );
 
   it('any JSON body: no 5xx, answers per openapi.yaml, never a session', async () => {
     const body = fc.oneof(
@@ -294,17 +299,26 @@ describe('sign-in (POST /live_api/v1/sessions)', () => {
     );
   });
 
-  it('mutations of a genuine identity token: 201 only if still the site’s HMAC of an unchanged input', async () => {
-    const genuine = genuineIdentityToken();
+  it('mutations of a genuine identity token: 201 only if still the site’s HMAC of an unchanged input, and only once', async () => {
     let signedIn = 0;
+    let run = 0;
     await fc.assert(
       fc.asyncProperty(mutationsArb(), async (mutations) => {
+        const genuine = genuineIdentityToken(`mutation-run-${run++}`);
         const token = applyMutations(genuine, mutations);
-        const res = await postSignIn(JSON.stringify({ publishableKey: site.publishableKey, identityToken: token }));
+        const body = JSON.stringify({ publishableKey: site.publishableKey, identityToken: token });
+        const res = await postSignIn(body);
         expect([201, 400, 401]).toContain(res.status);
         expectSignInHonest(res, token);
         if (token === genuine) expect(res.status).toBe(201);
-        if (res.status === 201) signedIn++;
+        if (res.status === 201) {
+          signedIn++;
+          // The same token, or the genuine one it still verifies as, never signs in again.
+          for (const again of [body, JSON.stringify({ publishableKey: site.publishableKey, identityToken: genuine })]) {
+            const replay = await postSignIn(again);
+            expect([replay.status, replay.body.reason]).toEqual([401, 'replayed']);
+          }
+        }
       }),
       { numRuns: RUNS },
     );

@@ -65,6 +65,8 @@ export interface GatewayOptions {
   exchangeCountsFlushMs?: number;
   /** More configuration variables (e.g. WEBHOOK_RETRY_SCHEDULE), as main.ts would read them. */
   env?: Record<string, string>;
+  /** MAX_SESSIONS_PER_USER (default: the config's, 50). */
+  maxSessionsPerUser?: number;
 }
 
 export interface TestGateway {
@@ -133,6 +135,7 @@ function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: 
     if (limit.durationSeconds !== 60) throw new TypeError(`rateLimits.${name}: every limit is per minute (durationSeconds 60)`);
     env[RATE_LIMIT_VARIABLES[name as keyof typeof RATE_LIMIT_VARIABLES]] = String(limit.points);
   }
+  if (options.maxSessionsPerUser !== undefined) env.MAX_SESSIONS_PER_USER = String(options.maxSessionsPerUser);
   if (options.redisOverrides?.commandTimeoutMs !== undefined) {
     env.REDIS_COMMAND_TIMEOUT_MS = String(options.redisOverrides.commandTimeoutMs);
   }

@@ -73,3 +73,39 @@ export async function redisChannels(url: string): Promise<string[]> {
     client.disconnect();
   }
 }
+
+/** A key as {@link scanKeys} lists it: its type, size (members of a set, 1 otherwise) and ms left (-1: no expiry). */
+export interface ScannedKey {
+  readonly key: string;
+  readonly type: string;
+  readonly size: number;
+  readonly pttl: number;
+}
+
+/**
+ * Every key matching `match` on each Redis of `urls` (one server, or every
+ * master of a cluster), with its type, size and TTL; sorted by name.
+ */
+export async function scanKeys(urls: readonly string[], match: string): Promise<ScannedKey[]> {
+  const out: ScannedKey[] = [];
+  for (const url of urls) {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+    try {
+      let cursor = '0';
+      do {
+        const [next, batch] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+        cursor = next;
+        for (const key of batch) {
+          const type = await client.type(key);
+          if (type === 'none') continue; // expired between SCAN and TYPE
+          const size = type === 'set' ? await client.scard(key) : type === 'zset' ? await client.zcard(key) : 1;
+          out.push({ key, type, size, pttl: await client.pttl(key) });
+        }
+      } while (cursor !== '0');
+    } finally {
+      client.disconnect();
+    }
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

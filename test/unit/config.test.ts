@@ -517,6 +517,21 @@ describe('loadConfig rate limits', () => {
   });
 });
 
+describe('MAX_SESSIONS_PER_USER', () => {
+  it('is 50 by default, read from its variable, and shown in the summary', () => {
+    expect(loadConfig({}).maxSessionsPerUser).toBe(50);
+    const config = loadConfig({ MAX_SESSIONS_PER_USER: '3' });
+    expect(config.maxSessionsPerUser).toBe(3);
+    expect(redactedConfigSummary(config).maxSessionsPerUser).toBe(3);
+  });
+
+  it.each(['0', '-1', '2.5', 'many', '10001'])('refuses %s, naming the variable', (value) => {
+    expect(problemsOf({ MAX_SESSIONS_PER_USER: value })).toEqual([
+      `MAX_SESSIONS_PER_USER must be an integer from 1 to 10000 (active sessions per user of a site), got ${JSON.stringify(value)}`,
+    ]);
+  });
+});
+
 describe('loadConfig TRUST_PROXY (SPEC §7)', () => {
   it('defaults to trusting no proxy; false and 0 say the same', () => {
     for (const env of [{}, { TRUST_PROXY: 'false' }, { TRUST_PROXY: 'FALSE' }, { TRUST_PROXY: '0' }, { TRUST_PROXY: ' ' }]) {

@@ -35,7 +35,7 @@ describe('KvKeyringStore: the keyring served from memory', () => {
       clock.advance(60_000);
       expect(await b.store.read()).toBe(first);
 
-      await a.store.replace(keyring('live_two'));
+      await a.store.update(() => keyring('live_two'));
       await delivered();
       expect(b.store.readCached()).toBeNull();
       expect((await b.store.read())?.currentKid).toBe('live_two');

@@ -112,13 +112,13 @@ describe('remembered signatures', () => {
       ...original,
       keys: original.keys.map((k) => (k.kid === original.currentKid ? { ...k, publicJwk: other } : k)),
     };
-    await keyring.replace(swapped);
+    await keyring.update(() => swapped);
     try {
       const ecdsa = jest.spyOn(globalThis.crypto.subtle, 'verify');
       expect(await reasonOf(token)).toBe('token_invalid');
       expect(ecdsa).toHaveBeenCalledTimes(1);
     } finally {
-      await keyring.replace(original);
+      await keyring.update(() => original);
     }
     // The original material again: a new key object, so a fresh (and good) check.
     expect(await reasonOf(token)).toBe('ok');

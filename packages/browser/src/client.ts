@@ -1,6 +1,7 @@
 import { VerigateError } from './errors.js';
 import { resolveEnvironment } from './environment.js';
 import type { Environment, VerigateUser } from './protocol.js';
+import { takeLoginLinkToken } from './login-link.js';
 import { defaultStorage, memoryStorage, safe, type StorageLike } from './storage.js';
 
 /**
@@ -49,6 +50,13 @@ export interface InitOptions {
   fetch?: typeof fetch;
   /** The clock, in ms since the epoch (tests). */
   now?: () => number;
+  /**
+   * Login links (default `true`): when the page's address carries
+   * `?verigate_identity=<identity token>`, `init` takes it out of the
+   * address at once (`history.replaceState`) and signs in with it. Call
+   * `init` before anything else on the page reads `location`.
+   */
+  loginLink?: boolean;
 }
 
 /**
@@ -88,7 +96,11 @@ export interface Verigate {
    * site's identity secret, replacing any current session. Never throws for
    * a bad, expired or rejected token, nor when the gateway is unreachable:
    * the visitor is left anonymous, `null` is returned, and the error is in
-   * {@link Verigate.lastError}.
+   * {@link Verigate.lastError}. A token is presented to the gateway once
+   * (SPEC §7): called again with the token that opened the stored session
+   * (a reload rendering the same token), it keeps that session; with a token
+   * presented before whose session has ended, it stays anonymous with
+   * `lastError.reason === 'replayed'`, without asking the gateway.
    */
   identify(identityToken: string): Promise<VerigateUser | null>;
   /** `true` once a session is confirmed by the gateway. */
@@ -123,8 +135,47 @@ interface Config {
   readonly baseUrl: string;
   readonly storage: StorageLike;
   readonly storageKey: string;
+  /** Where the fingerprint of the last identity token presented is kept, so it is never presented twice. */
+  readonly presentedKey: string;
   readonly fetch: typeof fetch;
   readonly now: () => number;
+}
+
+/** The stored session: its token, when it ends, and the fingerprint of the identity token that opened it. */
+interface StoredSession {
+  readonly t: string;
+  readonly e: number;
+  readonly i?: string;
+}
+
+/** cyrb53: a 53-bit string hash; two seeds of it stand in for SHA-256 where Web Crypto is missing. */
+function cyrb53(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/**
+ * What the stored session remembers of the identity token that opened it,
+ * so a reload with the same token keeps that session instead of presenting
+ * the token again (SPEC §7: a token signs in once). A digest, never the
+ * token: SHA-256 where the page has Web Crypto (https and localhost), else
+ * two seeded 53-bit hashes (plain-http pages).
+ */
+async function fingerprint(identityToken: string): Promise<string> {
+  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  if (subtle) {
+    const digest = new Uint8Array(await subtle.digest('SHA-256', new TextEncoder().encode(identityToken)));
+    return `sha256:${btoa(String.fromCharCode(...digest))}`;
+  }
+  return `cyrb53:${cyrb53(identityToken, 1).toString(36)}.${cyrb53(identityToken, 2).toString(36)}`;
 }
 
 interface Answer {
@@ -159,6 +210,8 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
   let user: VerigateUser | null = null;
   let lastError: VerigateError | null = null;
   let cached: { session: string; token: string; expiresAt: number } | null = null;
+  /** The stored session this page has confirmed with the gateway (restore or sign-in), if any. */
+  let confirmed: string | null = null;
   let inflight: { session: string; promise: Promise<string | null> } | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   const listeners = new Set<UserChangeListener>();
@@ -191,12 +244,12 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
     }
   };
 
-  const readSession = (c: Config): string | null => {
+  const readStored = (c: Config): StoredSession | null => {
     const raw = c.storage.getItem(c.storageKey);
     if (raw === null) return null;
     try {
-      const { t, e } = JSON.parse(raw) as { t: string; e: number };
-      if (typeof t === 'string' && typeof e === 'number' && e > c.now()) return t;
+      const stored = JSON.parse(raw) as StoredSession;
+      if (typeof stored.t === 'string' && typeof stored.e === 'number' && stored.e > c.now()) return stored;
     } catch {
       // unreadable: forget it
     }
@@ -204,10 +257,13 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
     return null;
   };
 
+  const readSession = (c: Config): string | null => readStored(c)?.t ?? null;
+
   /** Forgets the session here, unless another tab has replaced it meanwhile. */
   const forgetSession = (c: Config, session: string): void => {
     if (readSession(c) === session) c.storage.removeItem(c.storageKey);
     if (cached?.session === session) cached = null;
+    if (confirmed === session) confirmed = null;
   };
 
   const call = async (c: Config, method: string, path: string, session?: string, body?: unknown): Promise<Answer> => {
@@ -263,12 +319,72 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
     if (!session) return setUser(null);
     try {
       const { body } = await call(c, 'GET', '/live_api/v1/session', session);
-      if (body.isAuthenticated && body.user) return setUser(body.user as VerigateUser);
+      if (body.isAuthenticated && body.user) {
+        confirmed = session;
+        return setUser(body.user as VerigateUser);
+      }
       forgetSession(c, session);
       setUser(null);
     } catch (err) {
       // Unreachable: keep the token (the session may well be fine) and try again on the next call.
       lastError = asError(err);
+    }
+  };
+
+  /**
+   * Signs in with an identity token, replacing any current session; or,
+   * when the stored session was opened by this very token (a reload with
+   * the same `data-verigate-identity`, a login link visited again in this
+   * browser), keeps that session and never presents the token again.
+   */
+  const signInWith = async (c: Config, identityToken: string): Promise<VerigateUser | null> => {
+    const previous = readStored(c);
+    cached = null;
+    try {
+      if (typeof identityToken !== 'string' || identityToken === '') {
+        throw new VerigateError('invalid_identity_token', 'verigate: identify() needs the identity token your backend signed', 0, 'malformed');
+      }
+      const opened = await fingerprint(identityToken);
+      if (previous && previous.i === opened) {
+        if (confirmed !== previous.t) await restore(c);
+        if (readSession(c) === previous.t && confirmed === previous.t) {
+          lastError = null;
+          return user;
+        }
+        if (readSession(c) === previous.t) return user; // unreachable gateway: the session is kept, lastError says why
+      }
+      if (c.storage.getItem(c.presentedKey) === opened) {
+        // Presented before, and the session it opened (if any) is gone: the token has had its one sign-in.
+        throw new VerigateError(
+          'invalid_identity_token',
+          'verigate: this identity token has been presented already (and its session has ended); sign a new one',
+          0,
+          'replayed',
+        );
+      }
+      // Noted before it leaves: a token that reached the gateway counts as presented, whatever the answer.
+      c.storage.setItem(c.presentedKey, opened);
+      const { body } = await call(c, 'POST', '/live_api/v1/sessions', undefined, {
+        publishableKey: c.publishableKey,
+        identityToken,
+      });
+      const stored: StoredSession = { t: body.sessionToken, e: Date.parse(body.expiresAt), i: opened };
+      c.storage.setItem(c.storageKey, JSON.stringify(stored));
+      confirmed = stored.t;
+      lastError = null;
+      setUser(body.user as VerigateUser);
+      // One visitor, one session: the replaced one is ended, not left to idle out.
+      if (previous && previous.t !== stored.t) await endRemote(c, previous.t);
+      return user;
+    } catch (err) {
+      lastError = asError(err);
+      // The page said who the visitor is and that could not be verified: fail closed, anonymous.
+      if (previous) {
+        forgetSession(c, previous.t);
+        await endRemote(c, previous.t);
+      }
+      setUser(null);
+      return null;
     }
   };
 
@@ -299,6 +415,7 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
       const c = config;
       if (!c || event.key !== c.storageKey) return;
       cached = null;
+      confirmed = null;
       void enqueue(() => restore(c));
     });
   }
@@ -319,46 +436,26 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
         baseUrl,
         storage: safe(choice === 'local' ? defaultStorage() : choice === 'memory' ? memoryStorage() : choice),
         storageKey: `verigate.session.${options.publishableKey}`,
+        presentedKey: `verigate.presented.${options.publishableKey}`,
         fetch: options.fetch ?? ((input, init) => fetch(input, init)),
         now: options.now ?? Date.now,
       };
+      // Before anything else runs: out of the address bar and the history entry at once.
+      const loginLink = options.loginLink === false ? null : takeLoginLinkToken();
       config = c;
       cached = null;
       inflight = null;
+      confirmed = null;
       lastError = null;
-      return enqueue(() => restore(c));
+      return enqueue(async () => {
+        if (loginLink) await signInWith(c, loginLink);
+        else await restore(c);
+      });
     },
 
     async identify(identityToken: string): Promise<VerigateUser | null> {
       const c = configured();
-      return enqueue(async () => {
-        const previous = readSession(c);
-        cached = null;
-        try {
-          if (typeof identityToken !== 'string' || identityToken === '') {
-            throw new VerigateError('invalid_identity_token', 'verigate: identify() needs the identity token your backend signed', 0, 'malformed');
-          }
-          const { body } = await call(c, 'POST', '/live_api/v1/sessions', undefined, {
-            publishableKey: c.publishableKey,
-            identityToken,
-          });
-          c.storage.setItem(c.storageKey, JSON.stringify({ t: body.sessionToken, e: Date.parse(body.expiresAt) }));
-          lastError = null;
-          setUser(body.user as VerigateUser);
-          // One visitor, one session: the replaced one is ended, not left to idle out.
-          if (previous && previous !== body.sessionToken) await endRemote(c, previous);
-          return user;
-        } catch (err) {
-          lastError = asError(err);
-          // The page said who the visitor is and that could not be verified: fail closed, anonymous.
-          if (previous) {
-            forgetSession(c, previous);
-            await endRemote(c, previous);
-          }
-          setUser(null);
-          return null;
-        }
-      });
+      return enqueue(() => signInWith(c, identityToken));
     },
 
     get isAuthenticated() {
@@ -395,6 +492,7 @@ export function createVerigate(context: { scriptOrigin?: string } = {}): Verigat
         c.storage.removeItem(c.storageKey);
         cached = null;
         inflight = null;
+        confirmed = null;
         setUser(null);
         if (previous) await endRemote(c, previous);
       });

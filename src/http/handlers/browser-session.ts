@@ -8,8 +8,12 @@ import { requestState } from '../pipeline';
 /**
  * The browser's session calls count against the caller's address
  * (RATE_LIMIT_SESSION_PER_ADDRESS, SPEC §7) before anything is looked up.
+ * A call without a session token is answered without the store (no
+ * session, or `no_session`), so it is not counted: it costs nothing, and
+ * it keeps answering while the store is down.
  */
-async function limitByAddress(deps: EnvironmentDeps, res: Response): Promise<void> {
+async function limitByAddress(deps: EnvironmentDeps, req: Request, res: Response): Promise<void> {
+  if (bearerToken(req) === undefined) return;
   await deps.rateLimits.sessionPerIp.consume(requestState(res).addressKey);
 }
 
@@ -17,7 +21,7 @@ async function limitByAddress(deps: EnvironmentDeps, res: Response): Promise<voi
 export function issueVerificationTokenHandler(deps: EnvironmentDeps) {
   const { sessions, verificationTokens } = deps.domain;
   return async function issueVerificationToken(req: Request, res: Response): Promise<void> {
-    await limitByAddress(deps, res);
+    await limitByAddress(deps, req, res);
     const session = await sessions.requireSessionByToken(bearerToken(req));
     requestState(res).siteId = session.siteId;
     checkOrigin(res, await deps.domain.sites.getSiteCached(session.siteId));
@@ -32,7 +36,7 @@ export function issueVerificationTokenHandler(deps: EnvironmentDeps) {
 export function getSessionHandler(deps: EnvironmentDeps) {
   const { sessions, users } = deps.domain;
   return async function getSession(req: Request, res: Response): Promise<void> {
-    await limitByAddress(deps, res);
+    await limitByAddress(deps, req, res);
     const session = await sessions.findSessionByToken(bearerToken(req));
     if (session) {
       requestState(res).siteId = session.siteId;
@@ -49,7 +53,7 @@ export function getSessionHandler(deps: EnvironmentDeps) {
 export function endSessionHandler(deps: EnvironmentDeps) {
   const { sessions } = deps.domain;
   return async function endSession(req: Request, res: Response): Promise<void> {
-    await limitByAddress(deps, res);
+    await limitByAddress(deps, req, res);
     const session = await sessions.requireSessionByToken(bearerToken(req));
     requestState(res).siteId = session.siteId;
     checkOrigin(res, await deps.domain.sites.getSiteCached(session.siteId));

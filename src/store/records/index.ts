@@ -6,6 +6,7 @@ import { KvApiKeyStore } from './api-key-store';
 import { KvConsoleSessionStore } from './console-session-store';
 import { KvEventLog } from './event-log';
 import { KvExchangeCounterStore } from './exchange-counter-store';
+import { KvIdentityTokenUseStore } from './identity-token-use-store';
 import { InvalidationBus } from './invalidation';
 import { KvKeyringStore } from './keyring-store';
 import { KvSessionAndUserReader } from './session-and-user-reader';
@@ -47,6 +48,7 @@ export function createRecordStores(kv: KvStore, options: RecordStoresOptions): R
     apiKeys: new KvApiKeyStore(kv, bus, events),
     users: new KvUserStore(kv, events),
     sessions: new KvSessionStore(kv, options.clock, events),
+    identityTokenUses: new KvIdentityTokenUseStore(kv),
     events,
     webhooks: new KvWebhookStore(kv, events, retentionMs),
     keyring: new KvKeyringStore(kv, bus, options.clock),

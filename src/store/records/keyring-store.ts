@@ -1,10 +1,14 @@
 import type { Clock } from '../../domain/clock';
+import { StoreUnavailableError } from '../../domain/errors';
 import type { KeyringStore } from '../../domain/ports';
 import type { StoredKeyring } from '../../domain/records';
 import type { KvStore } from '../kv';
 import type { InvalidationBus } from './invalidation';
 import { decode, encode } from './json';
 import { keys } from './keys';
+
+/** A change retried this often when other changes keep landing in between (then a 503, never a lost rotation). */
+const MAX_UPDATE_ATTEMPTS = 20;
 
 /** Without a live invalidation channel, a keyring read is trusted this long. */
 const UNSUBSCRIBED_KEYRING_TTL_MS = 1000;
@@ -70,10 +74,21 @@ export class KvKeyringStore implements KeyringStore {
     return theirs;
   }
 
-  async replace(keyring: StoredKeyring): Promise<void> {
-    await this.kv.write([{ op: 'set', key: keys.signingKeys(), value: encode(keyring) }]);
-    this.cached = null;
-    await this.bus.publish({ t: 'signing-keys' });
+  /** Read, change, compare-and-set (writeIf on the record as read); again on a conflict. */
+  async update(change: (current: StoredKeyring) => StoredKeyring): Promise<StoredKeyring> {
+    const key = keys.signingKeys();
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const raw = await this.kv.get(key);
+      const current = decode<StoredKeyring>(raw);
+      if (!current) throw new Error('there is no signing keyring to change yet');
+      const next = change(current);
+      if (await this.kv.writeIf({ key, equals: raw }, [{ op: 'set', key, value: encode(next) }])) {
+        this.cached = null;
+        await this.bus.publish({ t: 'signing-keys' });
+        return next;
+      }
+    }
+    throw new StoreUnavailableError(new Error(`signing keyring: ${MAX_UPDATE_ATTEMPTS} conflicting changes in a row`));
   }
 
   private remember(keyring: StoredKeyring): void {

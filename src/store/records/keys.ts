@@ -27,6 +27,8 @@ export const keys = {
   /** Session token keyed hash -> `siteId sessionId`. */
   sessionByTokenHash: (tokenHash: string) => `st:${tokenHash}`,
   userSessions: (siteId: string, userId: string) => `${tag(siteId)}:user-sessions:${userId}`,
+  /** An identity token that has signed in (its keyed hash; src/domain/identity-token-uses.ts); expires with the token. */
+  identityTokenUse: (siteId: string, useHash: string) => `${tag(siteId)}:identity-token-used:${useHash}`,
   /** The environment's signing keyring (JSON; private keys encrypted). */
   signingKeys: () => 'signing-keys',
   /** Scoped admin token record (JSON), found by the keyed hash of the token. */

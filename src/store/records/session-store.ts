@@ -13,6 +13,21 @@ function sessionTtlMs(session: SessionRecord, now: number): number {
 }
 
 /**
+ * The session's entry in its user's index, and the index kept alive as
+ * long as its longest-lived session (never shortened by a session that
+ * ends sooner): once every session of the user has ended, the index is
+ * gone too. Entries of sessions that ended by themselves are pruned by
+ * `listForUser`, which every sign-in calls (src/domain/sessions.ts).
+ */
+function indexed(session: SessionRecord, ttlMs: number): WriteOp[] {
+  const key = keys.userSessions(session.siteId, session.userId);
+  return [
+    { op: 'sadd', key, member: session.sessionId },
+    { op: 'pexpire', key, ttlMs, extendOnly: true },
+  ];
+}
+
+/**
  * Ends every session of a user in one atomic write (MULTI, every key under
  * the site's hash tag: the session records, the user's session index,
  * `alsoDelete` and `alsoWrite`), then drops the session tokens' pointers. The pointers live
@@ -59,7 +74,9 @@ export async function endSessionsOfUser(
  * Sessions on the key-value store: the record and the user's session index
  * under the site's hash tag (one atomic write), and a pointer from the
  * token's keyed hash (`siteId sessionId`, its own slot). Every key of a
- * session expires when the session would end by itself. Never cached.
+ * session expires when the session would end by itself (absolute end or
+ * idle timeout, slid by `touch`); the user's index when the last of them
+ * would. Never cached.
  */
 export class KvSessionStore implements SessionStore {
   constructor(
@@ -69,21 +86,16 @@ export class KvSessionStore implements SessionStore {
   ) {}
 
   async create(session: SessionRecord, events: readonly NewEvent[]): Promise<void> {
-    const now = this.clock.now();
+    const ttlMs = sessionTtlMs(session, this.clock.now());
     await this.kv.write([
-      { op: 'set', key: keys.session(session.siteId, session.sessionId), value: encode(session), ttlMs: sessionTtlMs(session, now) },
-      { op: 'sadd', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
+      { op: 'set', key: keys.session(session.siteId, session.sessionId), value: encode(session), ttlMs },
+      ...indexed(session, ttlMs),
       ...this.eventLog.ops(events),
     ]);
     await this.eventLog.announce(events);
     // The pointer last: until it exists, nothing can find the session by its token.
     await this.kv.write([
-      {
-        op: 'set',
-        key: keys.sessionByTokenHash(session.tokenHash),
-        value: `${session.siteId} ${session.sessionId}`,
-        ttlMs: session.expiresAt - now,
-      },
+      { op: 'set', key: keys.sessionByTokenHash(session.tokenHash), value: `${session.siteId} ${session.sessionId}`, ttlMs },
     ]);
   }
 
@@ -100,13 +112,14 @@ export class KvSessionStore implements SessionStore {
   }
 
   async touch(session: SessionRecord): Promise<void> {
+    const ttlMs = sessionTtlMs(session, this.clock.now());
+    // The pointer first (its own slot): if the second write fails, the pointer outlives the
+    // record by at most the slide and leads nowhere; the other order could sign the visitor out early.
+    await this.kv.write([{ op: 'pexpire', key: keys.sessionByTokenHash(session.tokenHash), ttlMs }]);
     await this.kv.write([
-      {
-        op: 'set',
-        key: keys.session(session.siteId, session.sessionId),
-        value: encode(session),
-        ttlMs: sessionTtlMs(session, this.clock.now()),
-      },
+      { op: 'set', key: keys.session(session.siteId, session.sessionId), value: encode(session), ttlMs },
+      // Only the index's lifetime: its entry is there since create (and stays out once ended).
+      { op: 'pexpire', key: keys.userSessions(session.siteId, session.userId), ttlMs, extendOnly: true },
     ]);
   }
 

@@ -132,7 +132,7 @@ export interface paths {
         readonly put?: never;
         /**
          * Sign a visitor in with a customer-signed identity token
-         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. A token with `email` and no user id (`sub`, `userId`, `id`, `user.id`) signs in the site's one existing user with that email, compared case-insensitively (`unknown_user` when there is none or more than one); a token with both uses the id. A sign-in that would create a user past the site's `maxUsers` is refused (`seat_limit_reached`); existing users keep signing in. CORS per the site's `allowedOrigins`.
+         * @description Creates the user on first sight and updates `email`, `name` and `attributes` from the identity token on later sign-ins. A token with `email` and no user id (`sub`, `userId`, `id`, `user.id`) signs in the site's one existing user with that email, compared case-insensitively (`unknown_user` when there is none or more than one); a token with both uses the id. A sign-in that would create a user past the site's `maxUsers` is refused (`seat_limit_reached`); existing users keep signing in. CORS per the site's `allowedOrigins`. Under the site's `identityTokenReuse: "refuse"` (the default) an identity token signs in once: a second sign-in with a token already used (the same `jti` when it has one, else the same claims, however the token is encoded) is 401 `invalid_identity_token` with reason `replayed`, until the token's `exp` plus the 30 s clock tolerance. A sign-in that would give the user more than `MAX_SESSIONS_PER_USER` active sessions ends the oldest of them.
          */
         readonly post: operations["createSession"];
         readonly delete?: never;
@@ -1098,10 +1098,16 @@ export interface components {
             }[];
         };
         /**
-         * @description Why the identity token was refused. `missing_user_id`: neither a user id nor an email; `unknown_user`: a token with an email and no user id, and the site has no user, or more than one, with that email (case-insensitive); `seat_limit_reached`: the token would create a user and the site already has `maxUsers` users.
+         * @description Whether one identity token may sign in more than once. `refuse` (default): a token signs in once, a second sign-in with it is `invalid_identity_token` reason `replayed`. `allow`: for backends that render one token into every page (as some widget vendors do).
+         * @default refuse
          * @enum {string}
          */
-        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large" | "unknown_user" | "seat_limit_reached";
+        readonly IdentityTokenReuse: "refuse" | "allow";
+        /**
+         * @description Why the identity token was refused. `missing_user_id`: neither a user id nor an email; `unknown_user`: a token with an email and no user id, and the site has no user, or more than one, with that email (case-insensitive); `seat_limit_reached`: the token would create a user and the site already has `maxUsers` users. `replayed`: the site refuses identity-token reuse (`identityTokenReuse`) and this token has signed in already.
+         * @enum {string}
+         */
+        readonly IdentityTokenFailureReason: "expired" | "not_yet_valid" | "lifetime_too_long" | "bad_signature" | "wrong_audience" | "site_key_mismatch" | "missing_user_id" | "unsupported_algorithm" | "malformed" | "attributes_too_large" | "unknown_user" | "seat_limit_reached" | "replayed";
         /** @description A flat JSON object (at most 4 KiB serialized). */
         readonly Attributes: {
             readonly [key: string]: string | number | boolean | null;
@@ -1232,6 +1238,7 @@ export interface components {
             readonly allowedOrigins?: readonly string[];
             /** @default 3600 */
             readonly maxIdentityTokenAgeSeconds: number;
+            readonly identityTokenReuse?: components["schemas"]["IdentityTokenReuse"];
             /**
              * @description Seats: at most this many users (null, the default, for no limit). A sign-in or admin `PUT` that would create a user past it is refused; lowering it below the users the site has removes none.
              * @default null
@@ -1242,6 +1249,7 @@ export interface components {
             readonly name?: string;
             readonly allowedOrigins?: readonly string[];
             readonly maxIdentityTokenAgeSeconds?: number;
+            readonly identityTokenReuse?: components["schemas"]["IdentityTokenReuse"];
             /** @description Seats: at most this many users (null, the default, for no limit). A sign-in or admin `PUT` that would create a user past it is refused; lowering it below the users the site has removes none. */
             readonly maxUsers?: number | null;
         };
@@ -1254,6 +1262,7 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            readonly identityTokenReuse: components["schemas"]["IdentityTokenReuse"];
             /** @description Seats (null for no limit). */
             readonly maxUsers: number | null;
             /**
@@ -1276,6 +1285,7 @@ export interface components {
             /** @example vg_live_pk_… */
             readonly publishableKey: string;
             readonly maxIdentityTokenAgeSeconds: number;
+            readonly identityTokenReuse: components["schemas"]["IdentityTokenReuse"];
             /** @description Seats (null for no limit). */
             readonly maxUsers: number | null;
             /**

@@ -28,6 +28,7 @@ const siteFields = {
   name: z.string().min(1).max(200),
   allowedOrigins: z.array(origin).max(50),
   maxIdentityTokenAgeSeconds: z.number().int().min(1).max(MAX_IDENTITY_TOKEN_AGE_SECONDS),
+  identityTokenReuse: z.enum(['refuse', 'allow']),
   /** Seats; null (the default) for no limit, 0 to take no new users. */
   maxUsers: z.number().int().min(0).max(MAX_SITE_USERS).nullable(),
 };
@@ -36,6 +37,7 @@ const CreateSite = z.strictObject({
   name: siteFields.name,
   allowedOrigins: siteFields.allowedOrigins.optional(),
   maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
+  identityTokenReuse: siteFields.identityTokenReuse.optional(),
   maxUsers: siteFields.maxUsers.optional(),
 });
 
@@ -44,9 +46,10 @@ const PatchSite = z
     name: siteFields.name.optional(),
     allowedOrigins: siteFields.allowedOrigins.optional(),
     maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
+    identityTokenReuse: siteFields.identityTokenReuse.optional(),
     maxUsers: siteFields.maxUsers.optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds, maxUsers');
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds, identityTokenReuse, maxUsers');
 
 const RotateIdentitySecret = z
   .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_IDENTITY_TOKEN_AGE_SECONDS).optional() })
