@@ -3,6 +3,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The failover tests (real replicas, sentinels, a 6-node cluster; about a
+  // minute) run in `npm run test:failover`, which .ci/run calls after npm test.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/failover/'],
   transform: {
     '^.+\\.[tj]s$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }],
   },

@@ -33,6 +33,23 @@ export interface ClusterTarget {
 }
 
 /**
+ * One environment's Redis behind Sentinel (SPEC §13): the sentinels to ask,
+ * the master group's name, the sentinels' own credentials (from a
+ * `redis://user:password@` entry) and the data nodes' credentials
+ * (`REDIS_USERNAME` / `REDIS_PASSWORD`); each set only when given. `tls`
+ * (a `rediss://` entry) is TLS to the sentinels and the data nodes alike.
+ */
+export interface SentinelTarget {
+  readonly sentinels: readonly ClusterNode[];
+  readonly name: string;
+  readonly sentinelUsername?: string;
+  readonly sentinelPassword?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls?: boolean;
+}
+
+/**
  * Where the environments keep their data. `embedded` is in-process and
  * forgets everything on exit; `redis` may use one server per environment;
  * `cluster` one Redis Cluster per environment, or one shared (keys are
@@ -50,7 +67,12 @@ export type StoreConfig =
    * `clusters.<env>` is `null` when that environment has no cluster because
    * its listener and the admin listener are `off`: no store for it.
    */
-  | { readonly kind: 'cluster'; readonly clusters: { readonly live: ClusterTarget | null; readonly sandbox: ClusterTarget | null } };
+  | { readonly kind: 'cluster'; readonly clusters: { readonly live: ClusterTarget | null; readonly sandbox: ClusterTarget | null } }
+  /**
+   * `sentinels.<env>` is `null` when that environment has no store because
+   * its listener and the admin listener are `off`.
+   */
+  | { readonly kind: 'sentinel'; readonly sentinels: { readonly live: SentinelTarget | null; readonly sandbox: SentinelTarget | null } };
 
 /** Rate limits, each a count per minute (SPEC §7), each overridable by its variable. */
 export interface RateLimitConfig {
@@ -123,6 +145,11 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Upper bound on every Redis command, after which the request fails with 503. */
   readonly redisCommandTimeoutMs: number;
+  /**
+   * Replicas that must hold a revocation before it is answered as done
+   * (`REDIS_MIN_REPLICAS`, default 0: the master's word is enough). SPEC §13.
+   */
+  readonly redisMinReplicas: number;
   /** How long SIGTERM waits for in-flight requests before closing anyway. */
   readonly shutdownGraceMs: number;
   /**
@@ -362,6 +389,38 @@ const clusterNodesVariable = (name: string) => raw.transform((v, ctx): ClusterTa
   };
 });
 
+/** Sentinel addresses: the form of REDIS_CLUSTER_NODES (one set of credentials, the sentinels' own). */
+const sentinelsVariable = (name: string) =>
+  clusterNodesVariable(name).transform((target): SentinelAddresses | undefined =>
+    target === undefined
+      ? undefined
+      : {
+          sentinels: target.nodes,
+          ...(target.username !== undefined && { sentinelUsername: target.username }),
+          ...(target.password !== undefined && { sentinelPassword: target.password }),
+          ...(target.tls === true && { tls: true }),
+        },
+  );
+
+type SentinelAddresses = Omit<SentinelTarget, 'name' | 'username' | 'password'>;
+
+const sentinelNameVariable = (name: string) =>
+  raw.transform((v, ctx): string | undefined => {
+    if (v === undefined) return undefined;
+    if (/^[A-Za-z0-9._-]{1,64}$/.test(v)) return v;
+    ctx.addIssue(`${name} must be the Sentinel master group name (1-64 characters of A-Z a-z 0-9 . _ -), got ${shown(v)}`);
+    return z.NEVER;
+  });
+
+/** A username or password: kept as given (untrimmed would be surprising, so trimmed like the rest), never echoed. */
+const credentialVariable = (name: string) =>
+  raw.transform((v, ctx): string | undefined => {
+    if (v === undefined) return undefined;
+    if (/^[\x21-\x7e]+$/.test(v)) return v;
+    ctx.addIssue(`${name} must be printable ASCII without spaces`);
+    return z.NEVER;
+  });
+
 const TRUST_PROXY_FORM =
   'false, a hop count (1, 2, ...), or a comma-separated list of IP addresses, CIDR ranges and the words loopback, linklocal, uniquelocal';
 
@@ -432,6 +491,19 @@ const variables = {
   REDIS_CLUSTER_NODES: clusterNodesVariable('REDIS_CLUSTER_NODES'),
   LIVE_REDIS_CLUSTER_NODES: clusterNodesVariable('LIVE_REDIS_CLUSTER_NODES'),
   SANDBOX_REDIS_CLUSTER_NODES: clusterNodesVariable('SANDBOX_REDIS_CLUSTER_NODES'),
+  REDIS_SENTINELS: sentinelsVariable('REDIS_SENTINELS'),
+  LIVE_REDIS_SENTINELS: sentinelsVariable('LIVE_REDIS_SENTINELS'),
+  SANDBOX_REDIS_SENTINELS: sentinelsVariable('SANDBOX_REDIS_SENTINELS'),
+  REDIS_SENTINEL_NAME: sentinelNameVariable('REDIS_SENTINEL_NAME'),
+  LIVE_REDIS_SENTINEL_NAME: sentinelNameVariable('LIVE_REDIS_SENTINEL_NAME'),
+  SANDBOX_REDIS_SENTINEL_NAME: sentinelNameVariable('SANDBOX_REDIS_SENTINEL_NAME'),
+  REDIS_USERNAME: credentialVariable('REDIS_USERNAME'),
+  LIVE_REDIS_USERNAME: credentialVariable('LIVE_REDIS_USERNAME'),
+  SANDBOX_REDIS_USERNAME: credentialVariable('SANDBOX_REDIS_USERNAME'),
+  REDIS_PASSWORD: credentialVariable('REDIS_PASSWORD'),
+  LIVE_REDIS_PASSWORD: credentialVariable('LIVE_REDIS_PASSWORD'),
+  SANDBOX_REDIS_PASSWORD: credentialVariable('SANDBOX_REDIS_PASSWORD'),
+  REDIS_MIN_REPLICAS: integerVariable('REDIS_MIN_REPLICAS', 0, 0, 16, ' (replicas)'),
   REDIS_KEY_PREFIX: raw.pipe(
     z
       .string()
@@ -513,14 +585,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   problems.push(...storeProblems);
 
   const persistent = store.kind !== 'embedded';
+  if (!persistent && (values.REDIS_MIN_REPLICAS ?? 0) > 0) {
+    problems.push('REDIS_MIN_REPLICAS needs Redis (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the embedded store has no replicas');
+  }
   if (persistent && !isSet('VERIGATE_MASTER_KEY')) {
     problems.push(
-      'VERIGATE_MASTER_KEY is required when REDIS_URL or REDIS_CLUSTER_NODES is set (32 random bytes, base64: openssl rand -base64 32)',
+      'VERIGATE_MASTER_KEY is required when REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set (32 random bytes, base64: openssl rand -base64 32)',
     );
   }
   if (persistent && !isSet('VERIGATE_ADMIN_TOKEN')) {
     problems.push(
-      'VERIGATE_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_NODES is set (at least 32 characters: openssl rand -base64 32)',
+      'VERIGATE_ADMIN_TOKEN is required when REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set (at least 32 characters: openssl rand -base64 32)',
     );
   }
   if (raw.parse(env.RATE_LIMIT_SIGN_IN_PER_SITE) !== undefined) {
@@ -550,6 +625,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminTokenGenerated,
     logLevel: values.LOG_LEVEL as LogLevel,
     redisCommandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS as number,
+    redisMinReplicas: values.REDIS_MIN_REPLICAS as number,
     shutdownGraceMs: values.SHUTDOWN_GRACE_MS as number,
     workers: isSet('WORKERS')
       ? (values.WORKERS as number)
@@ -606,6 +682,31 @@ function storeConfig(
 ): { store: StoreConfig; problems: string[] } {
   const urlVariables = (['REDIS_URL', 'LIVE_REDIS_URL', 'SANDBOX_REDIS_URL'] as const).filter(isSet);
   const clusterVariables = (['REDIS_CLUSTER_NODES', 'LIVE_REDIS_CLUSTER_NODES', 'SANDBOX_REDIS_CLUSTER_NODES'] as const).filter(isSet);
+  const sentinelVariables = (['REDIS_SENTINELS', 'LIVE_REDIS_SENTINELS', 'SANDBOX_REDIS_SENTINELS'] as const).filter(isSet);
+  const sentinelOnly = (
+    [
+      'REDIS_SENTINEL_NAME',
+      'LIVE_REDIS_SENTINEL_NAME',
+      'SANDBOX_REDIS_SENTINEL_NAME',
+      'REDIS_USERNAME',
+      'LIVE_REDIS_USERNAME',
+      'SANDBOX_REDIS_USERNAME',
+      'REDIS_PASSWORD',
+      'LIVE_REDIS_PASSWORD',
+      'SANDBOX_REDIS_PASSWORD',
+    ] as const
+  ).filter(isSet);
+  if (sentinelVariables.length > 0) return sentinelStoreConfig(values, isSet, [...urlVariables, ...clusterVariables]);
+  if (sentinelOnly.length > 0) {
+    // Credentials of a URL or a cluster go in the URL or node entries: two places for one secret would disagree.
+    return {
+      store: { kind: 'embedded' },
+      problems: [
+        `${sentinelOnly.join(', ')} ${sentinelOnly.length === 1 ? 'is' : 'are'} only used with REDIS_SENTINELS ` +
+          '(REDIS_URL and REDIS_CLUSTER_NODES carry their credentials in the URL)',
+      ],
+    };
+  }
   if (clusterVariables.length > 0) {
     const problems =
       urlVariables.length > 0
@@ -650,6 +751,50 @@ function storeConfig(
   return { store: { kind: 'redis', urls }, problems };
 }
 
+/** SPEC §13: each environment's sentinels, master group and data-node credentials, with their `LIVE_`/`SANDBOX_` forms. */
+function sentinelStoreConfig(
+  values: Partial<Values>,
+  isSet: (name: VariableName) => boolean,
+  others: readonly VariableName[],
+): { store: StoreConfig; problems: string[] } {
+  const problems =
+    others.length > 0
+      ? [`REDIS_SENTINELS (and its LIVE_/SANDBOX_ forms) cannot be combined with ${others.join(', ')}: set one or the other`]
+      : [];
+  const sentinels: { live: SentinelTarget | null; sandbox: SentinelTarget | null } = { live: null, sandbox: null };
+  for (const [environment, prefix, otherPrefix, portName] of [
+    ['live', 'LIVE_', 'SANDBOX_', 'LIVE_PORT'],
+    ['sandbox', 'SANDBOX_', 'LIVE_', 'SANDBOX_PORT'],
+  ] as const) {
+    const own = `${prefix}REDIS_SENTINELS` as const;
+    if (!isSet(own) && !isSet('REDIS_SENTINELS')) {
+      if (values[portName] !== null || values.ADMIN_PORT !== null) {
+        problems.push(
+          `${own} (or REDIS_SENTINELS) is required when ${otherPrefix}REDIS_SENTINELS is set and ${portName} or ADMIN_PORT is not "off": ` +
+            `${environment} must not fall back to the embedded store`,
+        );
+      }
+      continue;
+    }
+    const pick = <K extends 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_USERNAME' | 'REDIS_PASSWORD'>(name: K) =>
+      isSet(`${prefix}${name}`) ? values[`${prefix}${name}`] : values[name];
+    const name = pick('REDIS_SENTINEL_NAME');
+    if (!isSet(`${prefix}REDIS_SENTINEL_NAME`) && !isSet('REDIS_SENTINEL_NAME')) {
+      problems.push(`${prefix}REDIS_SENTINEL_NAME (or REDIS_SENTINEL_NAME) is required with ${isSet(own) ? own : 'REDIS_SENTINELS'}: the master group the sentinels watch`);
+    }
+    const addresses = pick('REDIS_SENTINELS') ?? { sentinels: [] };
+    const username = pick('REDIS_USERNAME');
+    const password = pick('REDIS_PASSWORD');
+    sentinels[environment] = {
+      ...addresses,
+      name: name ?? '',
+      ...(username !== undefined && { username }),
+      ...(password !== undefined && { password }),
+    };
+  }
+  return { store: { kind: 'sentinel', sentinels }, problems };
+}
+
 /**
  * Replace the password in a URL (userinfo or `?password=`) with `***`.
  * Unparseable input is returned as `'[unparseable URL]'`, never echoed.
@@ -689,12 +834,14 @@ export interface ConfigSummary {
   store:
     | { kind: 'embedded' }
     | { kind: 'redis'; urls: { live: string; sandbox: string } }
-    | { kind: 'cluster'; clusters: { live: ClusterSummary | null; sandbox: ClusterSummary | null } };
+    | { kind: 'cluster'; clusters: { live: ClusterSummary | null; sandbox: ClusterSummary | null } }
+    | { kind: 'sentinel'; sentinels: { live: SentinelSummary | null; sandbox: SentinelSummary | null } };
   keyPrefix: string;
   masterKey: 'generated' | 'set';
   adminToken: 'generated' | 'set';
   logLevel: LogLevel;
   redisCommandTimeoutMs: number;
+  redisMinReplicas: number;
   shutdownGraceMs: number;
   workers: number;
   rateLimits: RateLimitConfig;
@@ -703,6 +850,17 @@ export interface ConfigSummary {
   webhookAllowPrivateTargets: boolean;
   maxSessionsPerUser: number;
   trustProxy: TrustProxy;
+}
+
+/** One environment's Sentinel setup in {@link ConfigSummary}: addresses and names, never a password. */
+export interface SentinelSummary {
+  sentinels: string[];
+  name: string;
+  sentinelUsername?: string;
+  sentinelPassword?: '***';
+  username?: string;
+  password?: '***';
+  tls?: true;
 }
 
 /**
@@ -733,7 +891,15 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
               sandbox: config.store.clusters.sandbox && clusterSummary(config.store.clusters.sandbox),
             },
           }
-        : { kind: 'embedded' };
+        : config.store.kind === 'sentinel'
+          ? {
+              kind: 'sentinel',
+              sentinels: {
+                live: config.store.sentinels.live && sentinelSummary(config.store.sentinels.live),
+                sandbox: config.store.sentinels.sandbox && sentinelSummary(config.store.sentinels.sandbox),
+              },
+            }
+          : { kind: 'embedded' };
   return {
     listeners: { live: port(config.listeners.live), sandbox: port(config.listeners.sandbox), admin: port(config.listeners.admin) },
     adminHost: config.adminHost,
@@ -744,6 +910,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     adminToken: config.adminTokenGenerated ? 'generated' : 'set',
     logLevel: config.logLevel,
     redisCommandTimeoutMs: config.redisCommandTimeoutMs,
+    redisMinReplicas: config.redisMinReplicas,
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
     rateLimits: { ...config.rateLimits },
@@ -755,9 +922,23 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
   };
 }
 
+const hostPort = (n: ClusterNode): string => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`;
+
+function sentinelSummary(target: SentinelTarget): SentinelSummary {
+  return {
+    sentinels: target.sentinels.map(hostPort),
+    name: target.name,
+    ...(target.sentinelUsername !== undefined && { sentinelUsername: target.sentinelUsername }),
+    ...(target.sentinelPassword !== undefined && { sentinelPassword: '***' as const }),
+    ...(target.username !== undefined && { username: target.username }),
+    ...(target.password !== undefined && { password: '***' as const }),
+    ...(target.tls === true && { tls: true as const }),
+  };
+}
+
 function clusterSummary(cluster: ClusterTarget): ClusterSummary {
   return {
-    nodes: cluster.nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`),
+    nodes: cluster.nodes.map(hostPort),
     ...(cluster.username !== undefined && { username: cluster.username }),
     ...(cluster.password !== undefined && { password: '***' as const }),
     ...(cluster.tls === true && { tls: true as const }),

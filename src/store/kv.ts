@@ -38,6 +38,20 @@ export interface LogEntry {
   readonly value: string;
 }
 
+/** How a write is acknowledged. */
+export interface WriteOptions {
+  /**
+   * A revocation (SPEC §13): resolve only once the number of replicas the
+   * store was configured with (`REDIS_MIN_REPLICAS`) hold the write (Redis
+   * `WAIT`, on the connection and node that wrote it, within the command
+   * timeout); otherwise reject with `StoreUnavailableError`, the write
+   * perhaps applied on the master only. With no replicas asked for (and on
+   * the embedded store, which has none) a plain write. Use it through
+   * src/store/records/revocations.ts.
+   */
+  readonly replicated?: boolean;
+}
+
 /** One condition of `writeIf`. */
 export type WriteGuard =
   /** The string under `key` is `equals` (null: the key is absent). */
@@ -121,12 +135,12 @@ export interface KvStore {
   /** Sets `key` only when absent; true when this call wrote it. */
   setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
   /** Atomic batch; same hash tag for every key. */
-  write(ops: readonly WriteOp[]): Promise<void>;
+  write(ops: readonly WriteOp[], options?: WriteOptions): Promise<void>;
   /**
    * Applies `ops` atomically only when every guard holds at that moment;
    * true when it did. Same hash tag for every key, the guards' included.
    */
-  writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[]): Promise<boolean>;
+  writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[], options?: WriteOptions): Promise<boolean>;
   /** A page of a lexicographic set (members written by `zadd`), in byte order. */
   rangeByLex(key: string, range: LexRange): Promise<string[]>;
   /** How many members of a lexicographic set start with `prefix` (every member for ''; 0 when absent). */

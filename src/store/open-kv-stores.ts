@@ -1,4 +1,4 @@
-import type { ClusterTarget, Config } from '../config';
+import type { ClusterTarget, Config, SentinelTarget } from '../config';
 import type { Environment } from '../domain/environments';
 import type { KvStore } from './kv';
 import { MemoryBackend, MemoryKvStore } from './memory-kv';
@@ -36,6 +36,8 @@ export function openKvStores(config: Config, options: OpenKvStoresOptions): Part
     new RedisKvStore({
       namespace: namespaceFor(keyPrefix, env),
       ...createRedisConnections(target, clientOptions),
+      minReplicas: config.redisMinReplicas,
+      commandTimeoutMs: config.redisCommandTimeoutMs,
       onError: (err) => options.onError(err, env),
     });
   if (store.kind === 'cluster') {
@@ -51,6 +53,22 @@ export function openKvStores(config: Config, options: OpenKvStoresOptions): Part
       ...(cluster.tls === true && { tls: true }),
     });
     const { live, sandbox } = store.clusters;
+    return {
+      ...(live !== null && { live: open('live', target(live)) }),
+      ...(sandbox !== null && { sandbox: open('sandbox', target(sandbox)) }),
+    };
+  }
+  if (store.kind === 'sentinel') {
+    const target = (t: SentinelTarget): RedisTarget => ({
+      sentinels: t.sentinels,
+      name: t.name,
+      ...(t.sentinelUsername !== undefined && { sentinelUsername: t.sentinelUsername }),
+      ...(t.sentinelPassword !== undefined && { sentinelPassword: t.sentinelPassword }),
+      ...(t.username !== undefined && { username: t.username }),
+      ...(t.password !== undefined && { password: t.password }),
+      ...(t.tls === true && { tls: true }),
+    });
+    const { live, sandbox } = store.sentinels;
     return {
       ...(live !== null && { live: open('live', target(live)) }),
       ...(sandbox !== null && { sandbox: open('sandbox', target(sandbox)) }),

@@ -14,7 +14,9 @@
  *   MULTI GET PTTL EXEC and MULTI SET PTTL EXEC; `delete` uses DEL.
  * - QUIT on close (Redis 7 does not ACL-check it; listed for completeness;
  *   falls back to dropping the connection).
- * Never sent: INFO (ready check off), CLIENT SETNAME/SETINFO (no connection
+ * - WAIT after a revocation's write when REDIS_MIN_REPLICAS is above 0
+ *   (src/store/records/revocations.ts).
+ * Never sent: INFO (ready check off; on, behind Sentinel: {@link REDIS_SENTINEL_EXTRA_COMMANDS}), CLIENT SETNAME/SETINFO (no connection
  * name, client info off), SELECT (use db 0), KEYS/SCAN, FLUSH*, CONFIG.
  * On Redis Cluster, add {@link REDIS_CLUSTER_EXTRA_COMMANDS}.
  */
@@ -49,7 +51,17 @@ export const REDIS_COMMANDS_USED = [
   'XRANGE',
   'XREVRANGE',
   'QUIT',
+  'WAIT',
 ] as const;
+
+/**
+ * What a Sentinel deployment (REDIS_SENTINELS) sends to the data nodes on
+ * top of {@link REDIS_COMMANDS_USED}: `INFO`, the ready check that refuses
+ * a node that is no longer the master. (The sentinels themselves get
+ * `SENTINEL get-master-addr-by-name`, `SENTINEL sentinels`, `SUBSCRIBE`
+ * to `+switch-master`, under their own credentials.)
+ */
+export const REDIS_SENTINEL_EXTRA_COMMANDS = ['INFO'] as const;
 
 /**
  * What the ioredis Cluster client sends on top of {@link REDIS_COMMANDS_USED}

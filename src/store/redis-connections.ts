@@ -30,10 +30,23 @@ export interface RedisClusterCredentials {
   readonly tls?: boolean;
 }
 
-/** Where a store keeps its data: one Redis (by URL) or one Redis Cluster (by seed nodes). */
+/**
+ * A Redis behind Sentinel: the sentinels, the master group, and the
+ * sentinels' own credentials; `username`/`password`/`tls` are the data
+ * nodes' (`tls` also to the sentinels).
+ */
+export interface RedisSentinelTarget extends RedisClusterCredentials {
+  readonly sentinels: readonly RedisNodeAddress[];
+  readonly name: string;
+  readonly sentinelUsername?: string;
+  readonly sentinelPassword?: string;
+}
+
+/** Where a store keeps its data: one Redis (by URL), one Redis Cluster (by seed nodes), or one Redis behind Sentinel. */
 export type RedisTarget =
   | { readonly url: string }
-  | ({ readonly clusterNodes: readonly RedisNodeAddress[] } & RedisClusterCredentials);
+  | ({ readonly clusterNodes: readonly RedisNodeAddress[] } & RedisClusterCredentials)
+  | RedisSentinelTarget;
 
 /** The ioredis options of `credentials`, only those that are set. */
 function credentialOptions(credentials: RedisClusterCredentials): RedisOptions {
@@ -139,6 +152,42 @@ export function createRedisClusterClient(nodes: readonly RedisNodeAddress[], opt
   );
 }
 
+/**
+ * An ioredis client of the master of a Sentinel group, with the fail-fast
+ * options of {@link createRedisClient}. ioredis asks the sentinels for the
+ * master on every (re)connect, so a promotion is followed without a
+ * restart; on top of that:
+ * - `failoverDetector`: ioredis subscribes to `+switch-master` on the
+ *   sentinels and drops the connection the moment a failover is announced,
+ *   instead of writing to a demoted master until it notices;
+ * - the ready check (INFO) is on, so a node that a sentinel still names
+ *   but that is no longer a master (a stale answer during a failover) is
+ *   refused before any command reaches it: nothing is read from a replica;
+ * - a `READONLY` reply (a master demoted under an open connection) drops
+ *   the connection and asks the sentinels again; the command itself fails
+ *   (503), it is never resent.
+ */
+export function createRedisSentinelClient(target: RedisSentinelTarget, opts: RedisClientOptions = {}): Redis {
+  const commandTimeout = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  return new Redis({
+    ...nodeOptions({ ...opts, overrides: {} }),
+    sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
+    name: target.name,
+    role: 'master',
+    ...(target.sentinelUsername !== undefined && { sentinelUsername: target.sentinelUsername }),
+    ...(target.sentinelPassword !== undefined && { sentinelPassword: target.sentinelPassword }),
+    ...credentialOptions(target),
+    ...(target.tls === true && { enableTLSForSentinelMode: true, sentinelTLS: {} }),
+    sentinelCommandTimeout: commandTimeout,
+    // All sentinels unreachable: keep asking, with the same capped backoff as the data connection.
+    sentinelRetryStrategy: (times: number) => Math.min(50 * times, 1000),
+    failoverDetector: true,
+    enableReadyCheck: true,
+    reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
+    ...opts.overrides,
+  });
+}
+
 /** How many times a cluster subscriber retries its node before moving to another. */
 const CLUSTER_SUBSCRIBER_RETRIES = 3;
 
@@ -160,6 +209,15 @@ export function createRedisConnections(
     return {
       client: createRedisClient(target.url, opts),
       subscriberFactory: () => createRedisClient(target.url, subscriberOptions),
+    };
+  }
+  if ('sentinels' in target) {
+    // The subscriber follows the master like the commands connection: PUBLISH
+    // goes to the master, and a failover drops (and so resets) the subscription.
+    const subscriberOptions: RedisClientOptions = { ...opts, overrides: { ...opts.overrides, autoResubscribe: false } };
+    return {
+      client: createRedisSentinelClient(target, opts),
+      subscriberFactory: () => createRedisSentinelClient(target, subscriberOptions),
     };
   }
   // The cluster's credentials go to every node connection ioredis makes
@@ -214,10 +272,14 @@ export function waitReady(client: RedisClient, timeoutMs: number): Promise<void>
 
 /** Closes `client` politely (QUIT), or drops the connection when it cannot. */
 export async function quit(client: RedisClient): Promise<void> {
-  if (client.status === 'end') return;
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect();
+  if (client.status !== 'end') {
+    try {
+      await client.quit();
+    } catch {
+      client.disconnect();
+    }
   }
+  // Behind Sentinel, QUIT leaves the failover detector's connections to the
+  // sentinels open (and reconnecting); disconnect() is what closes them.
+  if (!(client instanceof Cluster) && client.options.sentinels) client.disconnect();
 }

@@ -14,6 +14,7 @@ import {
   type Subscription,
   type WriteGuard,
   type WriteOp,
+  type WriteOptions,
 } from './kv';
 import { checkOneSlot } from './redis-cluster-guard';
 import {
@@ -173,6 +174,13 @@ export interface RedisKvStoreOptions {
   readonly readyTimeoutMs?: number;
   /** Told about connection errors (they are also surfaced as rejections). */
   readonly onError?: (err: Error, connection: 'commands' | 'subscriber') => void;
+  /**
+   * Replicas that must acknowledge a `replicated` write before it resolves
+   * (`REDIS_MIN_REPLICAS`); default 0: such writes are plain writes.
+   */
+  readonly minReplicas?: number;
+  /** The client's command timeout (default 1000 ms): WAIT gives up a little before it. */
+  readonly commandTimeoutMs?: number;
 }
 
 export type RedisKvStoreConnectOptions = RedisTarget & {
@@ -182,6 +190,8 @@ export type RedisKvStoreConnectOptions = RedisTarget & {
   readonly onError?: RedisKvStoreOptions['onError'];
   /** Extra ioredis options for every connection (e.g. ACL credentials). */
   readonly overrides?: RedisOptions;
+  /** See {@link RedisKvStoreOptions.minReplicas}. */
+  readonly minReplicas?: number;
 };
 
 /**
@@ -196,12 +206,18 @@ export class RedisKvStore implements KvStore {
   readonly namespace: string;
   readonly client: RedisClient;
   private readonly subscriptions: RedisSubscriptions;
+  private readonly minReplicas: number;
+  private readonly replicaWaitMs: number;
   private closed = false;
 
   constructor(options: RedisKvStoreOptions) {
     if (!options.namespace) throw new TypeError('namespace is required');
     this.namespace = options.namespace;
     this.client = options.client;
+    this.minReplicas = options.minReplicas ?? 0;
+    // WAIT answers with the count it reached when its own timeout runs out;
+    // that must come before the client's command timeout rejects the call.
+    this.replicaWaitMs = Math.max(1, Math.floor((options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) * 0.8));
     const onError = options.onError;
     this.subscriptions = new RedisSubscriptions({
       subscriberFactory: options.subscriberFactory,
@@ -222,16 +238,16 @@ export class RedisKvStore implements KvStore {
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       ...(options.overrides === undefined ? {} : { overrides: options.overrides }),
     };
-    const target: RedisTarget =
-      'url' in options
-        ? { url: options.url }
-        : {
-            clusterNodes: options.clusterNodes,
-            ...(options.username !== undefined && { username: options.username }),
-            ...(options.password !== undefined && { password: options.password }),
-            ...(options.tls !== undefined && { tls: options.tls }),
-          };
-    const { client, subscriberFactory } = createRedisConnections(target, clientOptions);
+    const {
+      namespace: _namespace,
+      commandTimeoutMs: _timeout,
+      connectTimeoutMs: _connect,
+      onError: _onError,
+      overrides: _overrides,
+      minReplicas: _minReplicas,
+      ...target
+    } = options;
+    const { client, subscriberFactory } = createRedisConnections(target as RedisTarget, clientOptions);
     const readyTimeoutMs =
       (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) + (options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     const store = new RedisKvStore({
@@ -239,6 +255,8 @@ export class RedisKvStore implements KvStore {
       client,
       subscriberFactory,
       readyTimeoutMs,
+      ...(options.minReplicas !== undefined && { minReplicas: options.minReplicas }),
+      ...(options.commandTimeoutMs !== undefined && { commandTimeoutMs: options.commandTimeoutMs }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
     });
     try {
@@ -280,7 +298,7 @@ export class RedisKvStore implements KvStore {
     });
   }
 
-  write(ops: readonly WriteOp[]): Promise<void> {
+  write(ops: readonly WriteOp[], options: WriteOptions = {}): Promise<void> {
     let ttls: (number | undefined)[];
     try {
       ttls = ops.map(ttlOf);
@@ -292,6 +310,26 @@ export class RedisKvStore implements KvStore {
       return Promise.reject(err);
     }
     if (ops.length === 0) return this.run(async () => undefined);
+    if (this.waitsFor(options)) {
+      return this.run(async () => {
+        // MULTI … EXEC, then WAIT, in one pipeline: one socket, one node (on
+        // a cluster, the node of the keys' slot), so WAIT counts the replicas
+        // holding exactly this write. Separate calls could put WAIT on a
+        // reconnected socket, whose zero offset every replica has "acknowledged".
+        const pipeline = this.client.pipeline();
+        (pipeline as unknown as { multi(): void }).multi(); // typed on Redis, not on a pipeline
+        ops.forEach((op, i) => this.queue(pipeline, op, ttls[i]));
+        void pipeline.exec(); // queues EXEC (the pipeline is in a transaction); the next exec() sends it all
+        pipeline.wait(this.minReplicas, this.replicaWaitMs);
+        const results = await pipeline.exec();
+        if (results === null) throw new Error('MULTI/EXEC aborted');
+        for (const [err] of results) if (err) throw err;
+        const applied = results[results.length - 2]?.[1];
+        if (!Array.isArray(applied)) throw new Error('MULTI/EXEC aborted');
+        for (const reply of applied) if (reply instanceof Error) throw reply;
+        this.checkAcknowledged(results[results.length - 1]?.[1]);
+      });
+    }
     return this.run(async () => {
       const multi = this.client.multi();
       ops.forEach((op, i) => this.queue(multi, op, ttls[i]));
@@ -301,7 +339,21 @@ export class RedisKvStore implements KvStore {
     });
   }
 
-  writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[]): Promise<boolean> {
+  /** A `replicated` write on a store that asks for replicas. */
+  private waitsFor(options: WriteOptions): boolean {
+    return options.replicated === true && this.minReplicas > 0;
+  }
+
+  /** WAIT's reply: fewer replicas than asked means the write may not survive a failover. */
+  private checkAcknowledged(replicas: unknown): void {
+    if (typeof replicas !== 'number' || replicas < this.minReplicas) {
+      throw new Error(
+        `only ${String(replicas)} of the ${this.minReplicas} replicas REDIS_MIN_REPLICAS asks for acknowledged the write within ${this.replicaWaitMs} ms`,
+      );
+    }
+  }
+
+  writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[], options: WriteOptions = {}): Promise<boolean> {
     const guards = guardList(guard);
     let ttls: (number | undefined)[];
     try {
@@ -317,6 +369,22 @@ export class RedisKvStore implements KvStore {
       ...guards.flatMap(guardArgs),
       ...ops.flatMap((op, i) => [op.op, ...scriptArgs(op, ttls[i])]),
     ];
+    if (this.waitsFor(options)) {
+      return this.run(async () => {
+        // The script, then WAIT, in one pipeline (see write).
+        const pipeline = this.client.pipeline();
+        void (pipeline as unknown as WithWriteIf).vgWriteIf(keys.length, ...keys, ...args);
+        pipeline.wait(this.minReplicas, this.replicaWaitMs);
+        const results = await pipeline.exec();
+        if (results === null) throw new Error('pipeline aborted');
+        for (const [err] of results) if (err) throw err;
+        const written = results[0]?.[1] === 1;
+        // A guard that did not hold wrote nothing: nothing to wait for, but
+        // WAIT still ran and its count is what it is; only a write needs it.
+        if (written) this.checkAcknowledged(results[1]?.[1]);
+        return written;
+      });
+    }
     return this.run(async () => (await (this.client as unknown as WithWriteIf).vgWriteIf(keys.length, ...keys, ...args)) === 1);
   }
 

@@ -125,6 +125,16 @@ export function storeContract(
     });
 
     describe('write batches', () => {
+      it('a replicated write on a store asking for no replicas is a plain write (its ops applied, the guard honoured)', async () => {
+        const store = await fresh();
+        await store.write([{ op: 'set', key: '{r}:a', value: '1' }, { op: 'sadd', key: '{r}:s', member: 'x' }], { replicated: true });
+        await expect(store.get('{r}:a')).resolves.toBe('1');
+        await expect(store.writeIf({ key: '{r}:a', equals: '1' }, [{ op: 'del', key: '{r}:a' }], { replicated: true })).resolves.toBe(true);
+        await expect(store.writeIf({ key: '{r}:a', equals: '1' }, [{ op: 'set', key: '{r}:a', value: '2' }], { replicated: true })).resolves.toBe(false);
+        await expect(store.getMany(['{r}:a'])).resolves.toEqual([null]);
+        expect(await store.members('{r}:s')).toEqual(['x']);
+      });
+
       it('applies every op of a batch', async () => {
         const store = await fresh();
         await store.write([

@@ -65,6 +65,14 @@ export interface GatewayOptions {
   exchangeCountsFlushMs?: number;
   /** More configuration variables (e.g. WEBHOOK_RETRY_SCHEDULE), as main.ts would read them. */
   env?: Record<string, string>;
+  /**
+   * The store variables themselves (e.g. `REDIS_SENTINELS`, `REDIS_SENTINEL_NAME`,
+   * or `REDIS_CLUSTER_NODES` of a cluster the test started), instead of the
+   * test Redis; no ACL users are made (`acl` is ignored).
+   */
+  storeEnv?: Record<string, string>;
+  /** `REDIS_MIN_REPLICAS` (default unset: 0). */
+  minReplicas?: number;
   /** MAX_SESSIONS_PER_USER (default: the config's, 50). */
   maxSessionsPerUser?: number;
 }
@@ -148,7 +156,9 @@ function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: 
  * ports, over real Redis (default) or the embedded store.
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<TestGateway> {
-  const kind = options.store ?? (process.env.TEST_STORE === 'cluster' && !options.redisUrl ? 'cluster' : 'redis');
+  const kind = options.storeEnv
+    ? 'given'
+    : (options.store ?? (process.env.TEST_STORE === 'cluster' && !options.redisUrl ? 'cluster' : 'redis'));
   const prefix = options.prefix ?? uniquePrefix();
   const masterKey = options.masterKey ?? randomBytes(32);
   const clock = options.clock ?? new FrozenClock(Date.now());
@@ -158,8 +168,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
   if (kind === 'cluster' && !clusterNodes) throw new Error('store: cluster needs TEST_REDIS_CLUSTER_NODES (run with TEST_STORE=cluster)');
   // Each environment as its own restricted ACL user: on the Redis, or on every node of the cluster.
   const aclTarget = clusterNodes ? { clusterNodes } : redisUrl;
-  const acl = kind !== 'memory' && options.acl !== false ? await GatewayAclUsers.provision(aclTarget, prefix) : null;
-  let redis: Record<string, string> = {};
+  const acl =
+    kind !== 'memory' && kind !== 'given' && options.acl !== false ? await GatewayAclUsers.provision(aclTarget, prefix) : null;
+  let redis: Record<string, string> = { ...options.storeEnv };
   if (clusterNodes) {
     redis = acl
       ? { LIVE_REDIS_CLUSTER_NODES: acl.clusterNodesFor('live'), SANDBOX_REDIS_CLUSTER_NODES: acl.clusterNodesFor('sandbox') }
@@ -169,6 +180,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
       ? { LIVE_REDIS_URL: acl.urlFor('live'), SANDBOX_REDIS_URL: acl.urlFor('sandbox') }
       : { REDIS_URL: redisUrl };
   }
+  if (options.minReplicas !== undefined) redis = { ...redis, REDIS_MIN_REPLICAS: String(options.minReplicas) };
   const config = loadConfig(configEnv(options, { prefix, masterKey, adminToken, redis }));
   const { commandTimeoutMs: _inConfig, ...redisOptions } = options.redisOverrides ?? {};
   const gateway = createGateway(config, {

@@ -13,11 +13,33 @@ export interface RedisClusterNode {
   kill(): Promise<void>;
   /** Start it again on the same port with the same nodes file (it rejoins the cluster). */
   restart(): Promise<void>;
+  /** Whether its process is running. */
+  readonly running: boolean;
+  /** SIGSTOP: its connections stay open, nothing answers (a replica then acknowledges nothing). */
+  freeze(): void;
+  /** SIGCONT after `freeze()`. */
+  thaw(): void;
+}
+
+/** A node's place in the cluster now, from `CLUSTER NODES`. */
+export interface ClusterNodeRole {
+  readonly port: number;
+  readonly id: string;
+  readonly role: 'master' | 'replica';
+  /** A replica's master (its node id); null for a master. */
+  readonly masterId: string | null;
+  /** A master's slot ranges, `[from, to]` inclusive. */
+  readonly slots: readonly (readonly [number, number])[];
+  readonly failed: boolean;
 }
 
 /** A 3-master Redis Cluster on 127.0.0.1, for tests. */
 export interface RedisClusterHandle {
   readonly nodes: readonly RedisClusterNode[];
+  /** Every node's role as the running node `askPort` (default: the first that answers) sees it. */
+  roles(): Promise<ClusterNodeRole[]>;
+  /** The port of the master serving `slot` now, and of its replicas. */
+  ownerOf(slot: number): Promise<{ master: number; replicas: number[] }>;
   /** `127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`, as `REDIS_CLUSTER_NODES` takes it. */
   readonly nodesEnv: string;
   /** Stop every node and remove the cluster's files. */
@@ -94,6 +116,34 @@ function spawnNode(port: number, dir: string, extraArgs: readonly string[]): Pro
 export interface StartRedisClusterOptions {
   /** Extra redis-server arguments for every node, e.g. `['--cluster-require-full-coverage', 'no']`. */
   readonly args?: readonly string[];
+  /** Replicas per master (default 0): `redis-cli --cluster create --cluster-replicas N`. */
+  readonly replicas?: number;
+}
+
+/** `CLUSTER NODES` as roles. */
+function parseClusterNodesReply(text: string): ClusterNodeRole[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [id, address, flags, master, , , , , ...slots] = line.split(' ') as string[];
+      const port = Number((address ?? '').split('@')[0]?.split(':').pop());
+      return {
+        port,
+        id: id as string,
+        role: (flags ?? '').includes('master') ? ('master' as const) : ('replica' as const),
+        masterId: master === '-' ? null : (master ?? null),
+        slots: slots
+          .filter((range) => /^\d/.test(range))
+          .map((range) => {
+            const [from, to] = range.split('-').map(Number) as [number, number | undefined];
+            return [from, to ?? from] as const;
+          }),
+        // `fail` (agreed) or `fail?` (suspected by this node): either way, not serving.
+        failed: (flags ?? '').split(',').some((flag) => flag === 'fail' || flag === 'fail?'),
+      };
+    });
 }
 
 function run(command: string, args: readonly string[], timeoutMs: number): Promise<string> {
@@ -135,6 +185,18 @@ async function awaitClusterOk(ports: readonly number[], timeoutMs: number): Prom
   }
 }
 
+/** Polls until `count` of the nodes are replicas whose link to their master is up. */
+export async function awaitReplicasInSync(ports: readonly number[], count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const infos = await Promise.all(ports.map((port) => rawCommand(port, 'INFO replication')));
+    const synced = infos.filter((info) => info?.includes('role:slave') && info.includes('master_link_status:up')).length;
+    if (synced >= count) return;
+    if (Date.now() >= deadline) throw new Error(`only ${synced} of ${count} cluster replicas in sync after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /**
  * Starts 3 `redis-server --cluster-enabled yes` masters on free 127.0.0.1
  * ports (no replicas, nothing on disk but the nodes files in a temp dir),
@@ -142,7 +204,12 @@ async function awaitClusterOk(ports: readonly number[], timeoutMs: number): Prom
  * node reports `cluster_state:ok`.
  */
 export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisClusterHandle> {
-  const extraArgs = options.args ?? [];
+  // Replicas sync at once (diskless, no 5 s delay): a replica that has never
+  // synced is not eligible to take over (cluster-replica-validity-factor).
+  const extraArgs = [
+    ...((options.replicas ?? 0) > 0 ? ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'] : []),
+    ...(options.args ?? []),
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'verigate-cluster-'));
   const running = new Map<number, Running>();
   const stopAll = async (signal: NodeJS.Signals): Promise<void> => {
@@ -157,7 +224,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     let ports: number[] = [];
     // A port found free may be taken before redis-server binds it: try a few sets.
     for (let attempt = 0; ; attempt++) {
-      ports = await clusterPorts(MASTERS);
+      ports = await clusterPorts(MASTERS * (1 + (options.replicas ?? 0)));
       try {
         for (const port of ports) running.set(port, await spawnNode(port, dir, extraArgs));
         break;
@@ -166,7 +233,11 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         if (attempt >= 4) throw err;
       }
     }
-    await run(CLI, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], 30_000);
+    await run(
+      CLI,
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(options.replicas ?? 0), '--cluster-yes'],
+      30_000,
+    );
     await awaitClusterOk(ports, 15_000);
 
     const nodes: RedisClusterNode[] = ports.map((port) => ({
@@ -183,9 +254,34 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
         if (running.has(port)) throw new Error(`cluster node ${port} is still running`);
         running.set(port, await spawnNode(port, dir, extraArgs));
       },
+      get running() {
+        return running.has(port);
+      },
+      freeze() {
+        running.get(port)?.child.kill('SIGSTOP');
+      },
+      thaw() {
+        running.get(port)?.child.kill('SIGCONT');
+      },
     }));
+    if ((options.replicas ?? 0) > 0) await awaitReplicasInSync(ports, MASTERS * (options.replicas ?? 0), 30_000);
+    const roles = async (): Promise<ClusterNodeRole[]> => {
+      for (const port of ports) {
+        if (!running.has(port)) continue;
+        const text = await rawCommand(port, 'CLUSTER NODES');
+        if (text !== null && !text.startsWith('-')) return parseClusterNodesReply(text);
+      }
+      throw new Error('no cluster node answered CLUSTER NODES');
+    };
     return {
       nodes,
+      roles,
+      async ownerOf(slot) {
+        const all = await roles();
+        const master = all.find((n) => n.role === 'master' && !n.failed && n.slots.some(([from, to]) => slot >= from && slot <= to));
+        if (!master) throw new Error(`no master serves slot ${slot}`);
+        return { master: master.port, replicas: all.filter((n) => n.masterId === master.id).map((n) => n.port) };
+      },
       nodesEnv: ports.map((p) => `127.0.0.1:${p}`).join(','),
       async stop() {
         await stopAll('SIGTERM');

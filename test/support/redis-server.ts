@@ -75,8 +75,20 @@ export interface Running {
  * killed with the test process if still running, and resolves once it
  * answers PING. Shared by the single-server and the cluster harness.
  */
-export async function spawnRedisServer(port: number, extraArgs: readonly string[]): Promise<Running> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs];
+export function spawnRedisServer(port: number, extraArgs: readonly string[]): Promise<Running> {
+  return spawnRedisProcess(port, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs]);
+}
+
+/**
+ * Spawns `redis-server <configFile> --sentinel` on 127.0.0.1:`port` (the
+ * file must be writable: a sentinel rewrites it), killed with the test
+ * process, once it answers PING.
+ */
+export function spawnRedisSentinel(port: number, configFile: string): Promise<Running> {
+  return spawnRedisProcess(port, [configFile, '--sentinel', '--port', String(port), '--bind', '127.0.0.1']);
+}
+
+async function spawnRedisProcess(port: number, args: readonly string[]): Promise<Running> {
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let output = '';

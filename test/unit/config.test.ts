@@ -309,8 +309,8 @@ describe('loadConfig stores', () => {
   ])('requires the master key and admin token with %s', (name, value) => {
     const env = { [name]: value, ...(name === 'LIVE_REDIS_URL' ? { SANDBOX_PORT: 'off', ADMIN_PORT: 'off' } : {}) };
     expect(problemsOf(env)).toEqual([
-      expect.stringMatching(/^VERIGATE_MASTER_KEY is required when REDIS_URL or REDIS_CLUSTER_NODES is set/),
-      expect.stringMatching(/^VERIGATE_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_NODES is set/),
+      expect.stringMatching(/^VERIGATE_MASTER_KEY is required when REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set/),
+      expect.stringMatching(/^VERIGATE_ADMIN_TOKEN is required when REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set/),
     ]);
   });
 
@@ -514,6 +514,120 @@ describe('loadConfig rate limits', () => {
     expect(problemsOf({ [name]: value })).toEqual([
       `${name} must be an integer from 1 to 100000000 (a count per minute), got ${JSON.stringify(value)}`,
     ]);
+  });
+});
+
+describe('loadConfig Sentinel and REDIS_MIN_REPLICAS (SPEC §13)', () => {
+  const SENTINEL = { ...REDIS_SECRETS, REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'verigate' };
+
+  it('reads the sentinels, the master group and the data nodes’ credentials, the same for both environments', () => {
+    const config = loadConfig({ ...SENTINEL, REDIS_USERNAME: 'verigate-app', REDIS_PASSWORD: 'data-secret' });
+    const target = {
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'verigate',
+      username: 'verigate-app',
+      password: 'data-secret',
+    };
+    expect(config.store).toEqual({ kind: 'sentinel', sentinels: { live: target, sandbox: target } });
+  });
+
+  it('takes the sentinels’ own credentials from a redis:// entry, and per-environment forms over the shared ones', () => {
+    const config = loadConfig({
+      ...SENTINEL,
+      LIVE_REDIS_SENTINELS: 'redis://sentinel-user:sentinel-secret@s1:26379,redis://sentinel-user:sentinel-secret@s2:26379',
+      LIVE_REDIS_SENTINEL_NAME: 'live-group',
+      LIVE_REDIS_PASSWORD: 'live-secret',
+    });
+    expect(config.store.kind === 'sentinel' && config.store.sentinels.live).toEqual({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'live-group',
+      sentinelUsername: 'sentinel-user',
+      sentinelPassword: 'sentinel-secret',
+      password: 'live-secret',
+    });
+    expect(config.store.kind === 'sentinel' && config.store.sentinels.sandbox).toEqual({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'verigate',
+    });
+  });
+
+  it('never prints a sentinel or data-node password', () => {
+    const config = loadConfig({
+      ...SENTINEL,
+      REDIS_SENTINELS: 'redis://u:sentinel-secret@s1:26379',
+      REDIS_PASSWORD: 'data-secret',
+    });
+    const printed = `${JSON.stringify(config)} ${inspect(config)}`;
+    expect(printed).not.toContain('sentinel-secret');
+    expect(printed).not.toContain('data-secret');
+    expect(redactedConfigSummary(config).store).toMatchObject({
+      kind: 'sentinel',
+      sentinels: { live: { sentinels: ['s1:26379'], name: 'verigate', sentinelPassword: '***', password: '***' } },
+    });
+  });
+
+  it('refuses sentinels without a master group name, naming the variable', () => {
+    expect(problemsOf({ ...REDIS_SECRETS, REDIS_SENTINELS: 's1:26379' })).toContainEqual(
+      expect.stringMatching(/^LIVE_REDIS_SENTINEL_NAME \(or REDIS_SENTINEL_NAME\) is required/),
+    );
+  });
+
+  it('refuses a malformed sentinel list and a malformed group name', () => {
+    const problems = problemsOf({ ...SENTINEL, REDIS_SENTINELS: 's1', REDIS_SENTINEL_NAME: 'my group' });
+    expect(problems).toContainEqual(expect.stringMatching(/^REDIS_SENTINELS must be a comma-separated list/));
+    expect(problems).toContainEqual(expect.stringMatching(/^REDIS_SENTINEL_NAME must be the Sentinel master group name/));
+  });
+
+  it.each([['REDIS_URL', 'redis://r:6379'], ['REDIS_CLUSTER_NODES', 'c1:7000'], ['LIVE_REDIS_URL', 'redis://r:6379']])(
+    'refuses REDIS_SENTINELS combined with %s',
+    (name, value) => {
+      expect(problemsOf({ ...SENTINEL, [name]: value })).toContainEqual(
+        expect.stringMatching(new RegExp(`^REDIS_SENTINELS .*cannot be combined with ${name}`)),
+      );
+    },
+  );
+
+  it('refuses REDIS_USERNAME / REDIS_PASSWORD / REDIS_SENTINEL_NAME without sentinels', () => {
+    expect(problemsOf({ ...REDIS_SECRETS, REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'x' })).toContainEqual(
+      expect.stringMatching(/^REDIS_PASSWORD is only used with REDIS_SENTINELS/),
+    );
+    expect(problemsOf({ REDIS_SENTINEL_NAME: 'g', REDIS_USERNAME: 'u' })).toContainEqual(
+      expect.stringMatching(/^REDIS_SENTINEL_NAME, REDIS_USERNAME are only used with REDIS_SENTINELS/),
+    );
+  });
+
+  it('refuses one environment on sentinels and the other on nothing', () => {
+    expect(problemsOf({ ...REDIS_SECRETS, LIVE_REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'g' })).toContainEqual(
+      expect.stringMatching(/^SANDBOX_REDIS_SENTINELS \(or REDIS_SENTINELS\) is required/),
+    );
+  });
+
+  it('requires the master key and admin token on sentinels', () => {
+    const problems = problemsOf({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'g' });
+    expect(problems).toContainEqual(expect.stringMatching(/^VERIGATE_MASTER_KEY is required/));
+    expect(problems).toContainEqual(expect.stringMatching(/^VERIGATE_ADMIN_TOKEN is required/));
+  });
+
+  it('REDIS_MIN_REPLICAS defaults to 0 and is read on every Redis kind', () => {
+    expect(loadConfig({}).redisMinReplicas).toBe(0);
+    expect(loadConfig({ ...SENTINEL, REDIS_MIN_REPLICAS: '1' }).redisMinReplicas).toBe(1);
+    expect(loadConfig({ ...REDIS_SECRETS, REDIS_CLUSTER_NODES: 'c1:7000', REDIS_MIN_REPLICAS: '2' }).redisMinReplicas).toBe(2);
+  });
+
+  it('refuses REDIS_MIN_REPLICAS on the embedded store and out of range', () => {
+    expect(problemsOf({ REDIS_MIN_REPLICAS: '1' })).toContainEqual(expect.stringMatching(/^REDIS_MIN_REPLICAS needs Redis/));
+    expect(problemsOf({ ...SENTINEL, REDIS_MIN_REPLICAS: '-1' })).toContainEqual(
+      expect.stringMatching(/^REDIS_MIN_REPLICAS must be an integer from 0 to 16/),
+    );
   });
 });
 

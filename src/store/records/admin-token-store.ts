@@ -3,6 +3,7 @@ import type { AdminTokenRecord } from '../../domain/records';
 import type { KvStore } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation } from './revocations';
 
 /**
  * Scoped admin tokens of one environment: the record under the keyed hash
@@ -38,7 +39,7 @@ export class KvAdminTokenStore implements AdminTokenStore {
   async delete(tokenId: string): Promise<boolean> {
     const tokenHash = await this.kv.get(keys.adminTokenId(tokenId));
     // The record first: from that write on, the token is refused.
-    if (tokenHash) await this.kv.write([{ op: 'del', key: keys.adminTokenByHash(tokenHash) }]);
+    if (tokenHash) await writeRevocation(this.kv, [{ op: 'del', key: keys.adminTokenByHash(tokenHash) }]);
     await this.kv.write([{ op: 'del', key: keys.adminTokenId(tokenId) }]);
     await this.kv.write([{ op: 'srem', key: keys.adminTokenIndex(), member: tokenId }]);
     return tokenHash !== null;

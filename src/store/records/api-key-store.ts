@@ -7,6 +7,7 @@ import { InvalidatingCache } from './invalidating-cache';
 import type { InvalidationBus } from './invalidation';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation } from './revocations';
 
 const MAX_CACHED_KEYS = 50_000;
 
@@ -76,7 +77,8 @@ export class KvApiKeyStore implements ApiKeyStore {
   }
 
   async update(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void> {
-    await this.kv.write([{ op: 'set', key: keys.apiKeyByHash(keyHash), value: encode(record) }]);
+    // Revoked or rolled: a revocation (src/store/records/revocations.ts).
+    await writeRevocation(this.kv, [{ op: 'set', key: keys.apiKeyByHash(keyHash), value: encode(record) }]);
     this.cache.delete(keyHash);
     await this.bus.publish({ t: 'api-key', hash: keyHash });
     // The record lives in its own slot (found by hash): the events follow in

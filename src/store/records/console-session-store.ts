@@ -3,6 +3,7 @@ import type { ConsoleSessionRecord } from '../../domain/records';
 import type { KvStore } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation } from './revocations';
 
 /** Console sign-ins: one key each, under the keyed hash of the cookie's secret, expiring with the session. */
 export class KvConsoleSessionStore implements ConsoleSessionStore {
@@ -17,6 +18,7 @@ export class KvConsoleSessionStore implements ConsoleSessionStore {
   }
 
   async delete(sessionHash: string): Promise<void> {
-    await this.kv.write([{ op: 'del', key: keys.consoleSession(sessionHash) }]);
+    // A console sign-out is a session ended: a revocation.
+    await writeRevocation(this.kv, [{ op: 'del', key: keys.consoleSession(sessionHash) }]);
   }
 }

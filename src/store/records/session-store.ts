@@ -6,6 +6,7 @@ import { sessionEndsAt, type SessionRecord } from '../../domain/records';
 import type { KvStore, WriteGuard, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation, writeRevocationIf } from './revocations';
 
 /** Milliseconds the session's record must live: until it would end by itself. */
 function sessionTtlMs(session: SessionRecord, now: number): number {
@@ -63,8 +64,9 @@ export async function endSessionsOfUser(
     { op: 'del', key: keys.userSessions(siteId, userId) },
     ...eventLog.ops(described),
   ];
-  if (guard === undefined) await kv.write(ops);
-  else if (!(await kv.writeIf(guard, ops))) return false;
+  // The revocation (src/store/records/revocations.ts): answered only once the replicas asked for hold it.
+  if (guard === undefined) await writeRevocation(kv, ops);
+  else if (!(await writeRevocationIf(kv, guard, ops))) return false;
   await eventLog.announce(described);
   await Promise.all(sessions.map((s) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(s.tokenHash) }])));
   return true;
@@ -124,8 +126,8 @@ export class KvSessionStore implements SessionStore {
   }
 
   async end(session: SessionRecord, events: readonly NewEvent[]): Promise<void> {
-    // Record, index and events in one write; then the pointer (another slot), which leads nowhere by then.
-    await this.kv.write([
+    // Record, index and events in one write (the revocation); then the pointer (another slot), which leads nowhere by then.
+    await writeRevocation(this.kv, [
       { op: 'del', key: keys.session(session.siteId, session.sessionId) },
       { op: 'srem', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
       ...this.eventLog.ops(events),

@@ -7,6 +7,7 @@ import { InvalidatingCache } from './invalidating-cache';
 import type { InvalidationBus } from './invalidation';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocation } from './revocations';
 import { KvUserStore } from './user-store';
 
 /** Users deleted per round of a site purge. */
@@ -86,7 +87,9 @@ export class KvSiteStore implements SiteStore {
   }
 
   async update(site: SiteRecord, events: readonly NewEvent[]): Promise<void> {
-    await this.kv.write([{ op: 'set', key: keys.site(site.siteId), value: encode(site) }, ...this.eventLog.ops(events)]);
+    // Every site change is acknowledged as a revocation: it may rotate the
+    // identity secret, drop an allowed origin or mark the site deleted.
+    await writeRevocation(this.kv, [{ op: 'set', key: keys.site(site.siteId), value: encode(site) }, ...this.eventLog.ops(events)]);
     await this.eventLog.announce(events);
     this.byPublishableKey.delete(site.publishableKey);
     this.byId.delete(site.siteId);
@@ -100,7 +103,7 @@ export class KvSiteStore implements SiteStore {
     for (const keyId of keyIds) {
       const keyHash = await this.kv.get(keys.siteApiKey(siteId, keyId));
       if (keyHash) {
-        await this.kv.write([{ op: 'del', key: keys.apiKeyByHash(keyHash) }]);
+        await writeRevocation(this.kv, [{ op: 'del', key: keys.apiKeyByHash(keyHash) }]);
         await this.bus.publish({ t: 'api-key', hash: keyHash });
       }
       await this.kv.write([{ op: 'del', key: keys.apiKeyLastUsed(keyId) }]);
@@ -124,7 +127,7 @@ export class KvSiteStore implements SiteStore {
     const site = await this.find(siteId);
     if (site) await this.kv.write([{ op: 'del', key: keys.publishableKey(site.publishableKey) }]);
     await this.kv.write([{ op: 'srem', key: keys.siteIndex(), member: siteId }]);
-    await this.kv.write([{ op: 'del', key: keys.site(siteId) }]);
+    await writeRevocation(this.kv, [{ op: 'del', key: keys.site(siteId) }]);
     this.byId.delete(siteId);
     if (site) this.byPublishableKey.delete(site.publishableKey);
     await this.bus.publish({ t: 'site', siteId, ...(site && { publishableKey: site.publishableKey }) });

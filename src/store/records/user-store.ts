@@ -6,6 +6,7 @@ import type { KvEventLog } from './event-log';
 import type { KvStore, WriteGuard, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
+import { writeRevocationIf } from './revocations';
 import { endSessionsOfUser } from './session-store';
 
 /**
@@ -48,6 +49,17 @@ function indexOps(siteId: string, before: UserRecord | null, after: UserRecord |
     ...[...old].filter((m) => !next.has(m)).map((member): WriteOp => ({ op: 'zrem', key, member })),
     ...[...next].map((member): WriteOp => ({ op: 'zadd', key, member })),
   ];
+}
+
+/** True when `after` grants some product for less time than `before` did, or not at all. */
+function losesAccess(before: UserRecord | null, after: UserRecord): boolean {
+  if (before === null) return false;
+  return before.productAccess.some((had) => {
+    const now = after.productAccess.find((p) => p.productId === had.productId);
+    if (now === undefined) return true;
+    if (now.expiresAt === null) return false;
+    return had.expiresAt === null || now.expiresAt < had.expiresAt;
+  });
 }
 
 /** The index members of the users with this email (lower case), whatever their id. */
@@ -146,11 +158,12 @@ export class KvUserStore implements UserStore {
       const after = change(before);
       if (after === null) return { before, after: before };
       const described = events(before, after);
-      const written = await this.kv.writeIf({ key, equals: raw }, [
-        { op: 'set', key, value: encode(after) },
-        ...indexOps(siteId, before, after),
-        ...this.eventLog.ops(described),
-      ]);
+      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after), ...this.eventLog.ops(described)];
+      // A change that takes product access away (a revoke, or a PUT with a
+      // shorter list) is a revocation; any other change is a plain write.
+      const written = losesAccess(before, after)
+        ? await writeRevocationIf(this.kv, { key, equals: raw }, ops)
+        : await this.kv.writeIf({ key, equals: raw }, ops);
       if (written) {
         await this.eventLog.announce(described);
         return { before, after };
@@ -214,11 +227,9 @@ export class KvUserStore implements UserStore {
         updatedAt: now,
       };
       const described = events(before, after);
-      const written = await this.kv.writeIf(guards, [
-        { op: 'set', key, value: encode(after) },
-        ...indexOps(siteId, before, after),
-        ...this.eventLog.ops(described),
-      ]);
+      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after), ...this.eventLog.ops(described)];
+      // A PUT with a shorter product list takes access away: a revocation.
+      const written = losesAccess(before, after) ? await writeRevocationIf(this.kv, guards, ops) : await this.kv.writeIf(guards, ops);
       if (written) {
         await this.eventLog.announce(described);
         return { saved: true, user: after, created: before === null };
