@@ -33,6 +33,7 @@ import { ROOT } from './lib/paths';
 import { cpuMicros, cpuTime, freePort, isAlive, startProcess, stopAll, waitForPort, type Server } from './lib/proc';
 import { startRedis } from './lib/redis-server';
 import { measurePropagation, type PropagationResult } from './propagation';
+import { openEventStreams } from './event-streams';
 
 const CONNECTIONS = 32;
 const DURATION = Math.max(10, Number(process.env.BENCH_DURATION ?? 10));
@@ -40,6 +41,8 @@ const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 3));
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 /** Every row is measured this many times, round by round; the table shows each row's median round. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+/** Event streams held open in the `streams` row (BENCH_STREAMS). */
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 const PROVISION_CONCURRENCY = 32;
 const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
@@ -344,6 +347,31 @@ async function main(): Promise<number> {
       { usesRedis: true },
     );
   };
+  /** The exchange again, with 1,000 event streams (SPEC §11) open on the same instance the whole time. */
+  const measureWithStreams = async (): Promise<void> => {
+    const key = await rowKeys('bench-streams');
+    const streamKey = await newApiKey('bench-stream-reader');
+    const streams = await openEventStreams(livePort, streamKey, STREAMS);
+    try {
+      const tokens = await freshCycleTokens();
+      const bytesBefore = streams.bytes();
+      const t0 = Date.now();
+      await measure(
+        'streams',
+        `verigate exchange, ${STREAMS.toLocaleString('en-US')} event streams open`,
+        verigate,
+        { ...jsonSpec, url: verigateUrl, plan: exchangePlan(tokens, key), expectBody: verified },
+        { usesRedis: true },
+      );
+      const seconds = (Date.now() - t0) / 1000;
+      rows[rows.length - 1] = {
+        ...(rows[rows.length - 1] as Row),
+        note: `${streams.open()} streams open throughout; ${Math.round((streams.bytes() - bytesBefore) / seconds / 1024)} KiB/s of heartbeats read`,
+      };
+    } finally {
+      streams.close();
+    }
+  };
   const measureFresh = async (): Promise<void> => {
     const freshKey = await rowKeys('bench-fresh');
     // Every request a token never presented before: no cache can help. Sized from a warm-up on tokens of its own.
@@ -393,6 +421,7 @@ async function main(): Promise<number> {
     ['reference', measureReference],
     ['oidc', measureOidc],
     ['verigate', measureVerigate],
+    ['streams', measureWithStreams],
     ['fresh', measureFresh],
     ['mixed', measureMixed],
   ];

@@ -17,6 +17,8 @@ export type { GuardOptions, GuardProblem, GuardProblemCode, UnauthenticatedReaso
 export { VerigateError, VerigateApiError } from './errors.js';
 export type { ClientErrorCode, VerigateErrorCode } from './errors.js';
 export { DEFAULT_BASE_URLS } from './environment.js';
+export { verifyWebhook } from './webhooks.js';
+export type { VerifyWebhookOptions, WebhookEvent, WebhookHeaders } from './webhooks.js';
 export type {
   ApiErrorCode,
   AttributeValue,
