@@ -98,7 +98,7 @@ export class EventStream {
 
   private connect(): void {
     if (this.closed) return;
-    if (this.everConnected && this.lastEventId === undefined) this.options.onGap('reconnected_without_cursor');
+    if (this.everConnected && this.lastEventId === undefined) this.gap('reconnected_without_cursor');
     const url = new URL(this.options.url);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const headers: Record<string, string> = {
@@ -149,6 +149,8 @@ export class EventStream {
       buffer += chunk;
       let newline: number;
       while ((newline = buffer.search(/\r\n|\r|\n/)) !== -1) {
+        // A CR at the very end may be the first half of a CRLF split across chunks: wait for the next byte.
+        if (newline === buffer.length - 1 && buffer.endsWith('\r')) break;
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
         if (line === '') {
@@ -190,12 +192,18 @@ export class EventStream {
     }
     if (status === 410 || code === 'cursor_expired') {
       this.lastEventId = undefined;
-      this.options.onGap('cursor_expired');
+      this.gap('cursor_expired');
       this.scheduleReconnect(true);
       return;
     }
     this.options.onTrouble(code);
     this.scheduleReconnect();
+  }
+
+  /** Reports a gap once: until a connection opens again there is nothing more to forget. */
+  private gap(why: string): void {
+    this.everConnected = false;
+    this.options.onGap(why);
   }
 
   private dispatch(message: { id?: string; event?: string; data: string[] }): void {
@@ -209,7 +217,7 @@ export class EventStream {
     if (type === 'error') {
       // The gateway says it cannot continue from our cursor (or at all): start over, forgetting.
       this.lastEventId = undefined;
-      this.options.onGap('stream_error');
+      this.gap('stream_error');
       this.drop();
       this.scheduleReconnect(true);
       return;
@@ -219,11 +227,11 @@ export class EventStream {
       event = JSON.parse(message.data.join('\n')) as StreamEvent;
     } catch {
       // An event we cannot read is an event we missed.
-      this.options.onGap('unreadable_event');
+      this.gap('unreadable_event');
       return;
     }
     if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
-      this.options.onGap('unreadable_event');
+      this.gap('unreadable_event');
       return;
     }
     this.options.onEvent(event);
