@@ -9,6 +9,11 @@ import { checkClaims, checkSignature, unverifiedClaims, type SignedToken } from 
 const MAX_CHECKED_TOKENS = 10_000;
 const SANDBOX_FIXTURE_PREFIX = 'vg_sandbox_test_';
 
+/** A token whose signature was checked here, and its `tokenExpiresAt` once formatted. */
+interface CheckedToken extends SignedToken {
+  expiresAtIso: string | null;
+}
+
 /** What the online exchange said, with the headers local mode keeps. */
 export interface OnlineAnswer {
   readonly result: VerificationResult;
@@ -70,7 +75,7 @@ export interface LocalVerificationStatus {
  */
 export class LocalVerifier {
   private readonly cache: SessionCache;
-  private readonly checkedTokens = new LruMap<string, SignedToken>(MAX_CHECKED_TOKENS);
+  private readonly checkedTokens = new LruMap<string, CheckedToken>(MAX_CHECKED_TOKENS);
   private readonly jwks: Jwks;
   private readonly stream: EventStream;
   /** Learnt from the first verified online answer: the gateway's `iss` and our site (the `aud` it accepted). */
@@ -170,7 +175,7 @@ export class LocalVerifier {
         }
         return this.notVerified(check.reason);
       }
-      signed = check.signed;
+      signed = { ...check.signed, expiresAtIso: null };
       this.checkedTokens.set(token, signed);
     }
     const claims = checkClaims(signed.claims, {
@@ -182,7 +187,9 @@ export class LocalVerifier {
     if (!claims.ok) return claims.reason === 'unsure' ? undefined : this.notVerified(claims.reason);
     const session = this.cache.get(claims.claims.sid);
     if (session === undefined || session.userId !== claims.claims.sub || session.reusableUntil <= now) return undefined;
-    return answerFrom(session, this.options.environment, claims.claims.exp, productId, now);
+    // The ISO instant once per token (the claims' exp cannot change: the signature covers it).
+    signed.expiresAtIso ??= new Date(claims.claims.exp * 1000).toISOString();
+    return answerFrom(session, this.options.environment, signed.expiresAtIso, productId, now);
   }
 
   private async verifyOnline(token: string, productId: string | undefined, signal: AbortSignal | undefined, keep: boolean): Promise<VerificationResult> {
@@ -286,7 +293,7 @@ function cachedFrom(result: VerifiedUser, reusableUntil: number): CachedSession 
 }
 
 /** The exchange's answer, built as the gateway builds it (src/domain/exchange.ts), product expiry judged now. */
-function answerFrom(session: CachedSession, environment: Environment, exp: number, productId: string | undefined, now: number): VerifiedUser {
+function answerFrom(session: CachedSession, environment: Environment, tokenExpiresAt: string, productId: string | undefined, now: number): VerifiedUser {
   const productAccess = [];
   let hasProductAccess = false;
   for (const p of session.productAccess) {
@@ -306,7 +313,7 @@ function answerFrom(session: CachedSession, environment: Environment, exp: numbe
       attributes: { ...session.attributes },
     },
     sessionId: session.sessionId,
-    tokenExpiresAt: new Date(exp * 1000).toISOString(),
+    tokenExpiresAt,
   };
   return productId === undefined ? result : { ...result, hasProductAccess };
 }
