@@ -34,7 +34,7 @@ export interface EventStreamOptions {
   readonly onTrouble: (why: string) => void;
 }
 
-const MAX_BACKOFF_MS = 30_000;
+const MAX_BACKOFF_MS = 5_000;
 const BASE_BACKOFF_MS = 100;
 
 /**
