@@ -8,10 +8,13 @@
  * tokens (fast-check over mutations of genuine tokens and every outcome).
  * No timed assertion: every wait is for an outcome (pollUntil).
  */
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { createVerigateClient, authenticateRequest, requireVerifiedUser, VerigateError, type VerigateClient, type VerificationResult } from '@verigate/node';
 import express from 'express';
+import Fastify from 'fastify';
 import request from 'supertest';
+import { verigateFastify } from '@verigate/node/fastify';
 import {
   endDeployment,
   httpClient,
@@ -249,7 +252,7 @@ describe.each(stores)('local verification against a gateway process on %s', (_na
     }
   });
 
-  it('adapters in local mode: Express and fetch helpers answer from memory', async () => {
+  it('adapters in local mode: Express, Fastify and the fetch helper answer from memory', async () => {
     const s = await scene();
     const app = express();
     app.get('/reports', requireVerifiedUser(s.local, { productId: 'reports' }), (req, res) => {
@@ -260,7 +263,21 @@ describe.each(stores)('local verification against a gateway process on %s', (_na
     expect((await request(app).get('/reports').set('Authorization', `Bearer ${s.bob}`)).status).toBe(403);
     const auth = await authenticateRequest(s.local, new Request('http://app.test/x', { headers: { Authorization: `Bearer ${s.ada}` } }));
     expect(auth.ok && auth.user.userInfo.userId).toBe('ada');
-    expect(counts(s.local).local).toBe(before + 3);
+    const fastify = Fastify();
+    await fastify.register(async (scope) => {
+      await scope.register(verigateFastify, { client: s.local, productId: 'reports' });
+      scope.get('/reports', async (req) => ({ user: req.verigateUser?.userInfo.userId }));
+    });
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = fastify.server.address() as AddressInfo;
+    try {
+      const get = (token: string) => fetch(`http://127.0.0.1:${port}/reports`, { headers: { authorization: `Bearer ${token}` } });
+      expect(await (await get(s.ada)).json()).toEqual({ user: 'ada' });
+      expect((await get(s.bob)).status).toBe(403);
+    } finally {
+      await fastify.close();
+    }
+    expect(counts(s.local).local).toBe(before + 5);
   });
 
   it('answers exactly as the online exchange over every outcome and over mutations of genuine tokens', async () => {
