@@ -113,6 +113,8 @@ export interface Config {
    */
   readonly workers: number;
   readonly rateLimits: RateLimitConfig;
+  /** How long events are kept and their ids accepted as cursors (`EVENT_RETENTION_HOURS`, default 72). */
+  readonly eventRetentionHours: number;
 }
 
 /**
@@ -354,6 +356,7 @@ const variables = {
   REDIS_COMMAND_TIMEOUT_MS: integerVariable('REDIS_COMMAND_TIMEOUT_MS', 1000, 1, 60_000, ' (milliseconds)'),
   SHUTDOWN_GRACE_MS: integerVariable('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000, ' (milliseconds)'),
   WORKERS: integerVariable('WORKERS', 1, 1, 1024),
+  EVENT_RETENTION_HOURS: integerVariable('EVENT_RETENTION_HOURS', 72, 1, 24 * 90, ' (hours)'),
   RATE_LIMIT_SIGN_IN_PER_ADDRESS: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_ADDRESS', DEFAULT_RATE_LIMITS.signInPerAddress),
   RATE_LIMIT_SIGN_IN_PER_SITE: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_SITE', DEFAULT_RATE_LIMITS.signInPerSite),
   RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: rateLimitVariable(
@@ -452,6 +455,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       failedApiKeysPerAddress: values.RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS as number,
       exchangePerApiKey: values.RATE_LIMIT_EXCHANGE_PER_API_KEY as number,
     },
+    eventRetentionHours: values.EVENT_RETENTION_HOURS as number,
   };
   // Logging the config object by mistake must not print the secrets.
   Object.defineProperty(config, 'toJSON', { value: () => redactedConfigSummary(config), enumerable: false });
@@ -581,6 +585,7 @@ export interface ConfigSummary {
   shutdownGraceMs: number;
   workers: number;
   rateLimits: RateLimitConfig;
+  eventRetentionHours: number;
 }
 
 /**
@@ -625,6 +630,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
     rateLimits: { ...config.rateLimits },
+    eventRetentionHours: config.eventRetentionHours,
   };
 }
 

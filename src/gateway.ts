@@ -159,7 +159,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     const kv = stores[environment] as KvStore;
     const onBackgroundError = (err: unknown, what: string): void =>
       log.warn({ environment, what, err: err instanceof Error ? err.message : String(err) }, 'background write failed');
-    const ports = createRecordStores(kv, { clock, onBackgroundError });
+    const eventRetentionMs = config.eventRetentionHours * 3600 * 1000;
+    const ports = createRecordStores(kv, { clock, onBackgroundError, eventRetentionMs });
     records[environment] = ports;
     domains[environment] = createDomain({
       environment,
@@ -168,6 +169,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       publicUrl: config.publicUrls[environment],
       clock,
       onBackgroundError,
+      eventRetentionMs,
     });
   }
 
@@ -264,6 +266,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       ),
     );
   let stopped: Promise<void> | null = null;
+  /** Open event streams never end by themselves: they are closed before the servers, or the servers never close. */
+  const closeEventStreams = (): Promise<unknown> => Promise.allSettled(environments.map((env) => domains[env]?.events.stop()));
   const stopStores = async (): Promise<void> => {
     if (flushTimer) clearInterval(flushTimer);
     flushTimer = null;
@@ -323,6 +327,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         for (const responses of inFlight.values()) {
           for (const res of responses.all()) if (!res.headersSent) res.setHeader('Connection', 'close');
         }
+        await closeEventStreams();
         await closeServers();
         clearTimeout(force);
         await stopStores();
@@ -333,6 +338,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       if (stopped) return stopped;
       draining = true;
       stopped = (async () => {
+        await closeEventStreams();
         for (const server of Object.values(servers)) server.closeAllConnections();
         await closeServers();
         await stopStores();

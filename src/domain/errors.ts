@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'user_not_found'
   | 'api_key_not_found'
   | 'forbidden'
+  | 'cursor_expired'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -49,6 +50,7 @@ export const ERROR_STATUS = {
   user_not_found: 404,
   api_key_not_found: 404,
   forbidden: 403,
+  cursor_expired: 410,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -74,6 +76,7 @@ export const ERROR_TITLES = {
   user_not_found: 'User not found',
   api_key_not_found: 'API key not found',
   forbidden: 'Outside what this admin token may do',
+  cursor_expired: 'The cursor is older than the events kept',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

@@ -10,6 +10,7 @@ import type {
   UserChanges,
   UserRecord,
 } from './records';
+import type { NewEvent, StoredEvent } from './events';
 
 /*
  * The storage the domain needs, one port per kind of record, in the spirit
@@ -42,7 +43,7 @@ export interface SiteStore {
    * in the list. If it fails part-way, what is left is a record nothing
    * points at, never a pointer to nothing.
    */
-  create(site: SiteRecord): Promise<void>;
+  create(site: SiteRecord, events: readonly NewEvent[]): Promise<void>;
   /** The site, from the store (for reads that must be current: admin, read-modify-write). */
   find(siteId: string): Promise<SiteRecord | null>;
   /** The site; may be served from an invalidation-backed cache (browser endpoints). */
@@ -52,16 +53,19 @@ export interface SiteStore {
   /** Every site, in no particular order. */
   list(): Promise<SiteRecord[]>;
   /**
-   * Replaces the site record (its publishable key never changes). Every
-   * instance's cached copy is dropped before this resolves.
+   * Replaces the site record (its publishable key never changes), with
+   * `events` in the same atomic step. Every instance's cached copy is
+   * dropped before this resolves.
    */
-  update(site: SiteRecord): Promise<void>;
+  update(site: SiteRecord, events: readonly NewEvent[]): Promise<void>;
   /**
    * Removes everything of the site: its API keys (refused on every instance
    * before this resolves), users, sessions and their tokens, and last the
    * site record and its pointers. Safe to run again after a failure part-way.
+   * `endedEvents` describes the sessions each user's removal ends (written
+   * with that removal).
    */
-  purge(siteId: string): Promise<void>;
+  purge(siteId: string, endedEvents: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
 /** Secret API keys of one environment, found by the keyed hash of the secret. */
@@ -71,7 +75,7 @@ export interface ApiKeyStore {
    * is written first: a failure part-way never leaves the site listing a key
    * that does not exist.
    */
-  create(keyHash: string, record: ApiKeyRecord): Promise<void>;
+  create(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void>;
   /** The key whose secret hashes to `keyHash`; may be served from an invalidation-backed cache. */
   findByHash(keyHash: string): Promise<ApiKeyRecord | null>;
   /** A site's key by id, with the hash it is stored under; from the store. */
@@ -79,7 +83,7 @@ export interface ApiKeyStore {
   /** Every key of the site with when it was last used (null: never, as far as the store knows). */
   listForSite(siteId: string): Promise<{ readonly record: ApiKeyRecord; readonly lastUsedAt: number | null }[]>;
   /** Replaces the key record (revoked, or expiring after a roll). Every instance's cached copy is dropped before this resolves. */
-  update(keyHash: string, record: ApiKeyRecord): Promise<void>;
+  update(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void>;
   /** Notes when the key was used (epoch ms). The domain calls it at most once a minute per key. */
   recordUse(keyId: string, at: number): Promise<void>;
 }
@@ -99,15 +103,21 @@ export interface UserStore {
    * moment, in one atomic step: a concurrent grant, revoke or sign-in is
    * never undone by it. `now` becomes `updatedAt` (and `createdAt` of a new user).
    */
-  saveChanges(siteId: string, userId: string, changes: UserChanges, now: number): Promise<{ readonly user: UserRecord; readonly created: boolean }>;
+  saveChanges(
+    siteId: string,
+    userId: string,
+    changes: UserChanges,
+    now: number,
+    events: UserEvents,
+  ): Promise<{ readonly user: UserRecord; readonly created: boolean }>;
   /**
    * Grants one product (replacing an earlier grant of the same product), in
    * one atomic step against every other change of the user. Null when there
    * is no such user.
    */
-  grantProduct(siteId: string, userId: string, access: ProductAccess, now: number): Promise<UserRecord | null>;
+  grantProduct(siteId: string, userId: string, access: ProductAccess, now: number, events: UserEvents): Promise<UserRecord | null>;
   /** Takes one product away, atomically likewise; the user unchanged if they had none. Null when there is no such user. */
-  revokeProduct(siteId: string, userId: string, productId: string, now: number): Promise<UserRecord | null>;
+  revokeProduct(siteId: string, userId: string, productId: string, now: number, events: UserEvents): Promise<UserRecord | null>;
   /**
    * Users whose userId starts with `query` (as given) or whose email starts
    * with it (compared in lower case), ordered by that id or email; every
@@ -120,7 +130,7 @@ export interface UserStore {
    * readers: no reader ever sees the user gone and a session of theirs
    * still active, or the other way round.
    */
-  deleteWithSessions(siteId: string, userId: string): Promise<void>;
+  deleteWithSessions(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
 /** Sessions of one environment. */
@@ -130,18 +140,18 @@ export interface SessionStore {
    * the keyed hash of its token (`session.tokenHash`). Nothing of a session
    * outlives the session itself (its absolute end or idle timeout).
    */
-  create(session: SessionRecord): Promise<void>;
+  create(session: SessionRecord, events: readonly NewEvent[]): Promise<void>;
   find(siteId: string, sessionId: string): Promise<SessionRecord | null>;
   /** The session whose token hashes to `tokenHash`, active or not. */
   findByTokenHash(tokenHash: string): Promise<SessionRecord | null>;
   /** Replaces the record with a later `lastActiveAt` (the idle timeout slides). */
   touch(session: SessionRecord): Promise<void>;
   /** Ends one session: it reads as absent from then on, by id and by token. */
-  end(session: SessionRecord): Promise<void>;
+  end(session: SessionRecord, events: readonly NewEvent[]): Promise<void>;
   /** Every stored session of the user, active or not, in no particular order. */
   listForUser(siteId: string, userId: string): Promise<SessionRecord[]>;
   /** Ends every session of the user at once (atomic for readers). */
-  endAllForUser(siteId: string, userId: string): Promise<void>;
+  endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
 /** The environment's signing keyring. */
@@ -218,6 +228,50 @@ export interface StoreHealth {
   ping(): Promise<void>;
 }
 
+/**
+ * A mutation's events, worked out from the record before and after the
+ * change as it is applied (a retried compare-and-set asks again).
+ */
+export type UserEvents = (before: UserRecord | null, after: UserRecord) => readonly NewEvent[];
+
+/** Told when a site's event log has grown, on any instance. */
+export interface EventLogListener {
+  appended(siteId: string): void;
+  /** Notices may have been missed: read every log of interest again. */
+  reset(): void;
+}
+
+export interface EventWatch {
+  /** True while notices are guaranteed to arrive. */
+  readonly active: boolean;
+  close(): Promise<void>;
+}
+
+/** One page of the audit log. */
+export interface AuditPage {
+  readonly events: readonly StoredEvent[];
+  /** Pass it back for the next page; null when there is none. */
+  readonly nextCursor: string | null;
+}
+
+/**
+ * The environment's event logs: one per site, in the order the changes were
+ * made, kept for the retention period. Mutations write their events with
+ * their own writes (the ports above); `append` is for the changes that have
+ * no site-scoped write of their own (a signing-key rotation, sent to every
+ * site).
+ */
+export interface EventLog {
+  /** The site's events after `after` (exclusive; null: the oldest kept), oldest first, at most `limit`. */
+  read(siteId: string, after: string | null, limit: number): Promise<StoredEvent[]>;
+  /** The id of the site's last event, or null when it has none. */
+  lastId(siteId: string): Promise<string | null>;
+  /** Writes events (each site's in one atomic step). */
+  append(events: readonly NewEvent[]): Promise<void>;
+  /** Tells `listener` whenever any site's log grows (on any instance sharing the store). */
+  watch(listener: EventLogListener): Promise<EventWatch>;
+}
+
 /** Every port one environment's domain is built on. */
 export interface DomainStores {
   readonly sites: SiteStore;
@@ -229,4 +283,5 @@ export interface DomainStores {
   readonly adminTokens: AdminTokenStore;
   readonly consoleSessions: ConsoleSessionStore;
   readonly exchangeCounters: ExchangeCounterStore;
+  readonly events: EventLog;
 }

@@ -2,7 +2,8 @@ import { iso } from './clock';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { randomBase62 } from './credentials';
 import type { DomainContext } from './context';
-import type { KeyringStore } from './ports';
+import type { EventLog, KeyringStore } from './ports';
+import type { ChangeCause } from './events';
 import type { StoredKeyring, StoredSigningKey } from './records';
 
 /** Verification tokens live 300 s; clocks may disagree by 5 s. */
@@ -59,6 +60,7 @@ export class SigningKeys {
   constructor(
     private readonly ctx: DomainContext,
     private readonly store: KeyringStore,
+    private readonly events: { readonly siteIds: () => Promise<string[]>; readonly log: EventLog },
   ) {}
 
   private newKey(now: number): StoredSigningKey {
@@ -191,7 +193,7 @@ export class SigningKeys {
   }
 
   /** A new key signs from now on; the previous one is kept for verification until its tokens expire. */
-  async rotateSigningKey(): Promise<{ kid: string; previousKid: string | null }> {
+  async rotateSigningKey(cause?: ChangeCause): Promise<{ kid: string; previousKid: string | null }> {
     const stored = await this.readOrCreate(true);
     const now = this.ctx.clock.now();
     const next = this.newKey(now);
@@ -199,6 +201,15 @@ export class SigningKeys {
       .filter((k) => k.retiresAt === null || k.retiresAt > now)
       .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
     await this.store.replace({ currentKid: next.kid, keys: [next, ...kept] });
+    // The keyring is the environment's, not a site's: its event goes to every
+    // site's log after the change. A failure here fails the call (503), so the
+    // rotation is never acknowledged without its events.
+    const make = this.ctx.events(cause);
+    const previousKeyRetiresAt = iso(now + RETIRED_KEY_OVERLAP_MS);
+    const siteIds = await this.events.siteIds();
+    await this.events.log.append(
+      siteIds.map((siteId) => make('signing_key.rotated', siteId, { kid: next.kid, previousKid: stored.currentKid, previousKeyRetiresAt })),
+    );
     return { kid: next.kid, previousKid: stored.currentKid };
   }
 }

@@ -1,7 +1,8 @@
 import { VerigateError } from './errors';
 import { iso } from './clock';
 import type { DomainContext } from './context';
-import type { UserStore } from './ports';
+import type { UserEvents, UserStore } from './ports';
+import { sessionsEnded, type ChangeCause, type NewEvent } from './events';
 import type { Attributes, ProductAccess, UserChanges, UserRecord } from './records';
 import type { Sites } from './sites';
 
@@ -85,14 +86,43 @@ export class Users {
    * value. One atomic step of the store: a grant, a revoke or a sign-in at
    * the same moment is never undone. Returns whether it was created.
    */
-  async upsertUser(siteId: string, userId: string, changes: UserChanges): Promise<{ user: UserRecord; created: boolean }> {
+  /**
+   * A user change's events: `user.created` or `user.updated` (only when the
+   * profile changed) and `user.product_access.changed` when the grants did.
+   */
+  private userEvents(siteId: string, cause: ChangeCause | undefined): UserEvents {
+    const make = this.ctx.events(cause);
+    return (before, after) => {
+      const out: NewEvent[] = [];
+      const profile = (u: UserRecord) => JSON.stringify([u.email, u.name, u.attributes]);
+      if (before === null) out.push(make('user.created', siteId, { ...this.view(after) }));
+      else if (profile(before) !== profile(after)) out.push(make('user.updated', siteId, { ...this.view(after) }));
+      const grants = JSON.stringify(before?.productAccess ?? []);
+      if (grants !== JSON.stringify(after.productAccess)) {
+        out.push(
+          make('user.product_access.changed', siteId, {
+            userId: after.userId,
+            productAccess: currentProductAccess(after, this.ctx.clock.now()),
+          }),
+        );
+      }
+      return out;
+    };
+  }
+
+  async upsertUser(
+    siteId: string,
+    userId: string,
+    changes: UserChanges,
+    cause?: ChangeCause,
+  ): Promise<{ user: UserRecord; created: boolean }> {
     await this.sites.getSite(siteId);
     if (changes.attributes && attributesSize(changes.attributes) > MAX_ATTRIBUTES_BYTES) {
       throw new VerigateError('invalid_request', `attributes must be at most ${MAX_ATTRIBUTES_BYTES} bytes as JSON`, {
         errors: [{ path: 'attributes', message: `larger than ${MAX_ATTRIBUTES_BYTES} bytes` }],
       });
     }
-    return this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now());
+    return this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now(), this.userEvents(siteId, cause));
   }
 
   /** A grant that has already run out is refused, never stored as if it meant something. */
@@ -105,16 +135,18 @@ export class Users {
   }
 
   /** Grants one product to an existing user (until `expiresAt`, or for good), atomically. */
-  async grantProduct(siteId: string, userId: string, access: ProductAccess): Promise<UserRecord> {
+  async grantProduct(siteId: string, userId: string, access: ProductAccess, cause?: ChangeCause): Promise<UserRecord> {
     await this.sites.getSite(siteId);
     this.checkNotExpired(access, 'expiresAt');
-    return this.found(siteId, userId, await this.store.grantProduct(siteId, userId, access, this.ctx.clock.now()));
+    const events = this.userEvents(siteId, cause);
+    return this.found(siteId, userId, await this.store.grantProduct(siteId, userId, access, this.ctx.clock.now(), events));
   }
 
   /** Takes one product away from an existing user, atomically; a product they do not have changes nothing. */
-  async revokeProduct(siteId: string, userId: string, productId: string): Promise<UserRecord> {
+  async revokeProduct(siteId: string, userId: string, productId: string, cause?: ChangeCause): Promise<UserRecord> {
     await this.sites.getSite(siteId);
-    return this.found(siteId, userId, await this.store.revokeProduct(siteId, userId, productId, this.ctx.clock.now()));
+    const events = this.userEvents(siteId, cause);
+    return this.found(siteId, userId, await this.store.revokeProduct(siteId, userId, productId, this.ctx.clock.now(), events));
   }
 
   /** A page of the site's users whose id or email starts with `query` (every user for ''). */
@@ -130,8 +162,10 @@ export class Users {
   }
 
   /** Deletes the user and ends all of their sessions, in one atomic step of the store. */
-  async deleteUser(siteId: string, userId: string): Promise<void> {
+  async deleteUser(siteId: string, userId: string, cause?: ChangeCause): Promise<void> {
     await this.getUser(siteId, userId);
-    await this.store.deleteWithSessions(siteId, userId);
+    const make = this.ctx.events(cause);
+    const ended = sessionsEnded(make, 'user_deleted');
+    await this.store.deleteWithSessions(siteId, userId, (sessions) => [...ended(sessions), make('user.deleted', siteId, { userId })]);
   }
 }

@@ -15,6 +15,7 @@ import { adminTokenHandlers } from './handlers/admin/admin-tokens';
 import { consoleHandlers } from './handlers/console';
 import { adminPrincipal } from './middleware/admin-auth';
 import { signInHandler } from './handlers/sign-in';
+import { eventFeedHandler, eventStreamHandler } from './handlers/events';
 import { browserCors, preflight } from './middleware/cors';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
@@ -56,6 +57,8 @@ export function environmentRoutes(deps: EnvironmentDeps): Route[] {
     },
     { method: 'GET', path: '/live_api/v1/session', handler: getSessionHandler(deps), browser: true },
     { method: 'DELETE', path: '/live_api/v1/session', handler: endSessionHandler(deps), browser: true },
+    { method: 'GET', path: '/live_api/s2s/v1/events', handler: eventFeedHandler(deps) },
+    { method: 'GET', path: '/live_api/s2s/v1/events/stream', handler: eventStreamHandler(deps) },
     { method: 'GET', path: '/.well-known/jwks.json', handler: jwksHandler(deps.domain) },
     { method: 'GET', path: '/healthz', handler: healthzHandler() },
     { method: 'GET', path: '/readyz', handler: readyzHandler([deps.health], deps.draining) },

@@ -16,7 +16,21 @@ export type WriteOp =
   /** Adds `by` to the integer counter `field` of a hash (created at 0). */
   | { readonly op: 'hincrby'; readonly key: string; readonly field: string; readonly by: number }
   /** Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent. */
-  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number };
+  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number }
+  /**
+   * Appends `value` to an append-only log (a Redis Stream, one field `e`)
+   * under an id the store assigns (`<ms>-<seq>`, always above the log's last
+   * id). With `minIdMs`, entries whose id's time is below it may be dropped
+   * (approximate trimming: whole blocks, never an entry at or above it).
+   */
+  | { readonly op: 'xadd'; readonly key: string; readonly value: string; readonly minIdMs?: number };
+
+/** One entry of an append-only log (`xadd`). */
+export interface LogEntry {
+  /** `<ms>-<seq>`: orders entries of one log. */
+  readonly id: string;
+  readonly value: string;
+}
 
 /** `writeIf`'s condition: the string under `key` is `equals` (null: the key is absent). */
 export interface WriteGuard {
@@ -108,6 +122,10 @@ export interface KvStore {
   hashGetAll(key: string): Promise<Record<string, string>>;
   /** Members of a set (empty when absent). */
   members(key: string): Promise<string[]>;
+  /** Entries of a log (written by `xadd`) after `after` (exclusive; null: from the first), oldest first, at most `limit`. */
+  logRange(key: string, after: string | null, limit: number): Promise<LogEntry[]>;
+  /** The id of the log's last entry, or null when the log is empty or absent. */
+  logLastId(key: string): Promise<string | null>;
   publish(channel: string, payload: string): Promise<void>;
   subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
   /** A rate limiter kept in this store, under this namespace. */

@@ -3,7 +3,8 @@
  * test/contract/redis-store.test.ts runs the whole contract as such a user).
  * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING;
  *   ZADD ZREM ZRANGEBYLEX (the user search index), HINCRBY HGETALL PEXPIRE
- *   (the exchange counters of the console's chart); `writeIf` is EVALSHA,
+ *   (the exchange counters of the console's chart); XADD XRANGE XREVRANGE
+ *   (the event logs of SPEC §11); `writeIf` is EVALSHA,
  *   falling back to EVAL, of a script calling GET and the write commands
  * - subscriber connection: SUBSCRIBE UNSUBSCRIBE
  * - rate-limiter-flexible (RateLimiterRedis): EVALSHA, falling back to EVAL,
@@ -41,6 +42,9 @@ export const REDIS_COMMANDS_USED = [
   'HINCRBY',
   'HGETALL',
   'PEXPIRE',
+  'XADD',
+  'XRANGE',
+  'XREVRANGE',
   'QUIT',
 ] as const;
 

@@ -7,6 +7,7 @@ import {
   type ChannelListener,
   type KvStore,
   type LexRange,
+  type LogEntry,
   type RateLimiterOptions,
   type Subscription,
   type WriteGuard,
@@ -68,6 +69,9 @@ for k = 2, #KEYS do
   elseif op == 'pexpire' then
     redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
     a = a + 2
+  elseif op == 'xadd' then
+    if ARGV[a + 2] == '' then redis.call('XADD', KEYS[k], '*', 'e', ARGV[a + 1]) else redis.call('XADD', KEYS[k], 'MINID', '~', ARGV[a + 2], '*', 'e', ARGV[a + 1]) end
+    a = a + 3
   else
     return redis.error_reply('writeIf: unknown op ' .. tostring(op))
   end
@@ -91,8 +95,17 @@ function scriptArgs(op: WriteOp, ttl: number | undefined): string[] {
       return [op.field, String(op.by)];
     case 'pexpire':
       return [String(ttl)];
+    case 'xadd':
+      return [op.value, op.minIdMs === undefined ? '' : String(Math.max(0, Math.floor(op.minIdMs)))];
   }
 }
+
+/** An XRANGE/XREVRANGE reply's entries (each one field `e`). */
+function logEntries(reply: [string, string[]][]): LogEntry[] {
+  return reply.map(([id, fields]) => ({ id, value: fields[fields.indexOf('e') + 1] ?? '' }));
+}
+
+const LOG_ID = /^\d{1,16}-\d{1,16}$/;
 
 /** The TTL an op sets (`set` with `ttlMs`, `pexpire`), checked before anything is sent. */
 function ttlOf(op: WriteOp): number | undefined {
@@ -305,11 +318,31 @@ export class RedisKvStore implements KvStore {
       case 'pexpire':
         multi.pexpire(full, ttl as number);
         break;
+      case 'xadd':
+        if (op.minIdMs === undefined) multi.xadd(full, '*', 'e', op.value);
+        else multi.xadd(full, 'MINID', '~', String(Math.max(0, Math.floor(op.minIdMs))), '*', 'e', op.value);
+        break;
     }
   }
 
   members(key: string): Promise<string[]> {
     return this.run(() => this.client.smembers(this.namespace + key));
+  }
+
+  logRange(key: string, after: string | null, limit: number): Promise<LogEntry[]> {
+    if (after !== null && !LOG_ID.test(after)) {
+      return Promise.reject(new StoreUnavailableError(new Error(`ERR Invalid stream ID ${after}`)));
+    }
+    return this.run(async () =>
+      logEntries(await this.client.xrange(this.namespace + key, after === null ? '-' : `(${after}`, '+', 'COUNT', limit)),
+    );
+  }
+
+  logLastId(key: string): Promise<string | null> {
+    return this.run(async () => {
+      const reply = await this.client.xrevrange(this.namespace + key, '+', '-', 'COUNT', 1);
+      return reply[0]?.[0] ?? null;
+    });
   }
 
   publish(channel: string, payload: string): Promise<void> {

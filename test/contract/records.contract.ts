@@ -1,10 +1,13 @@
 import { FrozenClock } from '../../src/domain/clock';
 import { StoreUnavailableError } from '../../src/domain/errors';
 import type { ApiKeyRecord, SessionRecord, SiteRecord, StoredKeyring, UserRecord } from '../../src/domain/records';
+import type { NewEvent } from '../../src/domain/events';
 import type { KvStore } from '../../src/store/kv';
 import { createRecordStores, type RecordStores } from '../../src/store/records';
 import { pollUntil } from '../support/poll';
 import { uniquePrefix } from '../support/redis';
+
+const none = (): [] => [];
 
 export interface RecordsContractOptions {
   /** Moves the key-value store's clock (the embedded store); without it, expiry is awaited in real time. */
@@ -98,7 +101,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       it('finds a created site by id and by publishable key, and lists it; unknown ones are null', async () => {
         const { sites } = await instance();
         const shop = site('site_a');
-        await sites.create(shop);
+        await sites.create(shop, []);
         expect(await sites.find('site_a')).toEqual(shop);
         expect(await sites.findCached('site_a')).toEqual(shop);
         expect(await sites.findByPublishableKey(shop.publishableKey)).toEqual(shop);
@@ -110,10 +113,10 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       it('an update reaches the other instance’s cached copies', async () => {
         const a = await instance();
         const b = await instance();
-        await a.sites.create(site('site_b'));
+        await a.sites.create(site('site_b'), []);
         expect((await b.sites.findCached('site_b'))?.name).toBe('Shop');
         expect((await b.sites.findByPublishableKey('vg_live_pk_site_b'))?.name).toBe('Shop');
-        await a.sites.update(site('site_b', { name: 'Renamed' }));
+        await a.sites.update(site('site_b', { name: 'Renamed' }), []);
         await eventually('the rename to reach b', async () => (await b.sites.findCached('site_b'))?.name === 'Renamed');
         expect((await b.sites.findByPublishableKey('vg_live_pk_site_b'))?.name).toBe('Renamed');
       });
@@ -123,7 +126,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       it('finds a key by hash and by id, lists it with when it was last used', async () => {
         const { apiKeys } = await instance();
         const record = apiKey('key_a', 'site_a');
-        await apiKeys.create('hash-a', record);
+        await apiKeys.create('hash-a', record, []);
         expect(await apiKeys.findByHash('hash-a')).toEqual(record);
         expect(await apiKeys.findByKeyId('site_a', 'key_a')).toEqual({ keyHash: 'hash-a', record });
         expect(await apiKeys.listForSite('site_a')).toEqual([{ record, lastUsedAt: null }]);
@@ -137,9 +140,9 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       it('a revocation reaches the other instance’s cached copy', async () => {
         const a = await instance();
         const b = await instance();
-        await a.apiKeys.create('hash-b', apiKey('key_b', 'site_a'));
+        await a.apiKeys.create('hash-b', apiKey('key_b', 'site_a'), []);
         expect((await b.apiKeys.findByHash('hash-b'))?.revokedAt).toBeNull();
-        await a.apiKeys.update('hash-b', { ...apiKey('key_b', 'site_a'), revokedAt: clock.now() });
+        await a.apiKeys.update('hash-b', { ...apiKey('key_b', 'site_a'), revokedAt: clock.now() }, []);
         await eventually('the revocation to reach b', async () => (await b.apiKeys.findByHash('hash-b'))?.revokedAt !== null);
       });
     });
@@ -147,9 +150,9 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
     describe('UserStore and SessionStore', () => {
       it('a session is found by id, by token hash and under its user; ending it removes all three', async () => {
         const { users, sessions, sessionAndUser } = await instance();
-        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
         const s = session('sess_1', 'site_a', 'ada');
-        await sessions.create(s);
+        await sessions.create(s, []);
         expect(await sessions.find('site_a', 'sess_1')).toEqual(s);
         expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(s);
         expect(await sessions.listForUser('site_a', 'ada')).toEqual([s]);
@@ -159,7 +162,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         await sessions.touch(touched);
         expect(await sessions.find('site_a', 'sess_1')).toEqual(touched);
 
-        await sessions.end(touched);
+        await sessions.end(touched, []);
         expect(await sessions.find('site_a', 'sess_1')).toBeNull();
         expect(await sessions.findByTokenHash(s.tokenHash)).toBeNull();
         expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
@@ -168,12 +171,12 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
       it('ends every session of a user at once, and no other user’s', async () => {
         const { users, sessions } = await instance();
-        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
-        await users.saveChanges('site_a', 'bob', user('bob'), clock.now());
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
+        await users.saveChanges('site_a', 'bob', user('bob'), clock.now(), none);
         const mine = [session('sess_a1', 'site_a', 'ada'), session('sess_a2', 'site_a', 'ada')];
         const theirs = session('sess_b1', 'site_a', 'bob');
-        for (const s of [...mine, theirs]) await sessions.create(s);
-        await sessions.endAllForUser('site_a', 'ada');
+        for (const s of [...mine, theirs]) await sessions.create(s, []);
+        await sessions.endAllForUser('site_a', 'ada', none);
         for (const s of mine) {
           expect(await sessions.find('site_a', s.sessionId)).toBeNull();
           expect(await sessions.findByTokenHash(s.tokenHash)).toBeNull();
@@ -185,10 +188,10 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
       it('deletes a user with every session of theirs in one operation', async () => {
         const { users, sessions, sessionAndUser } = await instance();
-        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
         const s = session('sess_c1', 'site_a', 'ada');
-        await sessions.create(s);
-        await users.deleteWithSessions('site_a', 'ada');
+        await sessions.create(s, []);
+        await users.deleteWithSessions('site_a', 'ada', none);
         expect(await sessionAndUser.readSessionAndUser('site_a', 'sess_c1', 'ada')).toEqual({ session: null, user: null });
         expect(await sessions.findByTokenHash(s.tokenHash)).toBeNull();
         expect(await sessions.listForUser('site_a', 'ada')).toEqual([]);
@@ -196,9 +199,9 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
 
       it('nothing of a session outlives it', async () => {
         const { users, sessions } = await instance();
-        await users.saveChanges('site_a', 'ada', user('ada'), clock.now());
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
         const s = session('sess_d1', 'site_a', 'ada', 200);
-        await sessions.create(s);
+        await sessions.create(s, []);
         expect(await sessions.findByTokenHash(s.tokenHash)).toEqual(s);
         opts.advanceTime?.(201);
         await pollUntil(
@@ -227,26 +230,26 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
     describe('UserStore: atomic changes and the search index', () => {
       it('grants from two instances and profile changes at once all land (compare-and-set)', async () => {
         const [one, two] = [await instance(), await instance()];
-        await one.users.saveChanges('site_a', 'ada', { email: 'ada@example.com' }, clock.now());
+        await one.users.saveChanges('site_a', 'ada', { email: 'ada@example.com' }, clock.now(), none);
         await Promise.all([
           ...Array.from({ length: 10 }, (_, i) =>
-            (i % 2 ? one : two).users.grantProduct('site_a', 'ada', { productId: `p${i}`, expiresAt: null }, clock.now()),
+            (i % 2 ? one : two).users.grantProduct('site_a', 'ada', { productId: `p${i}`, expiresAt: null }, clock.now(), none),
           ),
-          ...Array.from({ length: 5 }, (_, i) => (i % 2 ? two : one).users.saveChanges('site_a', 'ada', { name: `Ada ${i}` }, clock.now())),
+          ...Array.from({ length: 5 }, (_, i) => (i % 2 ? two : one).users.saveChanges('site_a', 'ada', { name: `Ada ${i}` }, clock.now(), none)),
         ]);
         const ada = await one.users.find('site_a', 'ada');
         expect(ada?.productAccess.map((p) => p.productId).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `p${i}`).sort());
         expect(ada?.email).toBe('ada@example.com');
-        const revoked = await two.users.revokeProduct('site_a', 'ada', 'p3', clock.now());
+        const revoked = await two.users.revokeProduct('site_a', 'ada', 'p3', clock.now(), none);
         expect(revoked?.productAccess.map((p) => p.productId)).not.toContain('p3');
-        expect(await one.users.grantProduct('site_a', 'nobody', { productId: 'x', expiresAt: null }, clock.now())).toBeNull();
-        expect(await one.users.revokeProduct('site_a', 'nobody', 'x', clock.now())).toBeNull();
+        expect(await one.users.grantProduct('site_a', 'nobody', { productId: 'x', expiresAt: null }, clock.now(), none)).toBeNull();
+        expect(await one.users.revokeProduct('site_a', 'nobody', 'x', clock.now(), none)).toBeNull();
       });
 
       it('finds users by the start of their id or email, follows email changes and deletions, a page at a time', async () => {
         const { users } = await instance();
         for (const [id, email] of [['ada', 'Ada@Example.com'], ['adam', null], ['bob', 'adele@example.com'], ['carl', 'c@example.com']] as const) {
-          await users.saveChanges('site_a', id, { email }, clock.now());
+          await users.saveChanges('site_a', id, { email }, clock.now(), none);
         }
         const ids = async (query: string, limit = 10) => (await users.search('site_a', { query, cursor: null, limit })).users.map((u) => u.userId);
         expect(await ids('ad')).toEqual(['ada', 'adam', 'bob']);
@@ -257,10 +260,10 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         const second = await users.search('site_a', { query: '', cursor: first.nextCursor, limit: 3 });
         expect([second.users.map((u) => u.userId), second.nextCursor]).toEqual([['carl'], null]);
         await expect(users.search('site_a', { query: 'x', cursor: first.nextCursor, limit: 3 })).rejects.toMatchObject({ code: 'invalid_request' });
-        await users.saveChanges('site_a', 'bob', { email: 'robert@example.com' }, clock.now());
+        await users.saveChanges('site_a', 'bob', { email: 'robert@example.com' }, clock.now(), none);
         expect(await ids('adele')).toEqual([]);
         expect(await ids('rob')).toEqual(['bob']);
-        await users.deleteWithSessions('site_a', 'ada');
+        await users.deleteWithSessions('site_a', 'ada', none);
         expect(await ids('ad')).toEqual(['adam']);
         expect(await users.search('site_b', { query: '', cursor: null, limit: 5 })).toEqual({ users: [], nextCursor: null });
       });
@@ -270,13 +273,13 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       it('removes the site, its keys (refused on another instance), users and sessions; another site stays', async () => {
         const [one, two] = [await instance(), await instance()];
         for (const id of ['site_a', 'site_b']) {
-          await one.sites.create(site(id));
-          await one.apiKeys.create(`hash-${id}`, apiKey(`key_${id}`, id));
-          await one.users.saveChanges(id, 'ada', user('ada'), clock.now());
-          await one.sessions.create(session(`sess_${id}`, id, 'ada'));
+          await one.sites.create(site(id), []);
+          await one.apiKeys.create(`hash-${id}`, apiKey(`key_${id}`, id), []);
+          await one.users.saveChanges(id, 'ada', user('ada'), clock.now(), none);
+          await one.sessions.create(session(`sess_${id}`, id, 'ada'), []);
         }
         expect(await two.apiKeys.findByHash('hash-site_a')).not.toBeNull();
-        await one.sites.purge('site_a');
+        await one.sites.purge('site_a', none);
         await eventually('the key refused on the other instance', async () => (await two.apiKeys.findByHash('hash-site_a')) === null);
         expect(await one.sites.find('site_a')).toBeNull();
         expect(await two.sites.findByPublishableKey(site('site_a').publishableKey)).toBeNull();
@@ -286,7 +289,7 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         expect((await one.sites.list()).map((s) => s.siteId)).toEqual(['site_b']);
         expect(await one.users.find('site_b', 'ada')).not.toBeNull();
         expect(await one.sessions.findByTokenHash('hash-of-sess_site_b')).not.toBeNull();
-        await expect(one.sites.purge('site_a')).resolves.toBeUndefined();
+        await expect(one.sites.purge('site_a', none)).resolves.toBeUndefined();
       });
     });
 
@@ -339,6 +342,83 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       });
     });
 
+    describe('EventLog', () => {
+      const ev = (siteId: string, type: NewEvent['type'], data: Record<string, unknown> = {}): NewEvent => ({
+        type,
+        siteId,
+        environment: 'live',
+        createdAt: clock.now(),
+        data,
+        actor: 'root',
+        clientAddress: '127.0.0.1',
+      });
+
+      it("writes a mutation's events with it, per site, in order, and reads them back after a cursor", async () => {
+        const { sites, users, sessions, events } = await instance();
+        await sites.create(site('site_a'), [ev('site_a', 'site.created')]);
+        await sites.create(site('site_b'), [ev('site_b', 'site.created')]);
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), (before, after) => [
+          ev('site_a', before ? 'user.updated' : 'user.created', { userId: after.userId }),
+        ]);
+        const s = session('sess_1', 'site_a', 'ada');
+        await sessions.create(s, [ev('site_a', 'session.created', { sessionId: 'sess_1' })]);
+        await sessions.endAllForUser('site_a', 'ada', (ended) => ended.map((e) => ev('site_a', 'session.ended', { sessionId: e.sessionId })));
+        const a = await events.read('site_a', null, 10);
+        expect(a.map((e) => [e.type, e.data])).toEqual([
+          ['site.created', {}],
+          ['user.created', { userId: 'ada' }],
+          ['session.created', { sessionId: 'sess_1' }],
+          ['session.ended', { sessionId: 'sess_1' }],
+        ]);
+        expect(a[0]).toMatchObject({ siteId: 'site_a', environment: 'live', createdAt: clock.now(), actor: 'root', clientAddress: '127.0.0.1' });
+        expect((await events.read('site_b', null, 10)).map((e) => e.type)).toEqual(['site.created']);
+        expect(await events.read('site_a', a[1]!.id, 2)).toEqual(a.slice(2, 4));
+        expect(await events.lastId('site_a')).toBe(a[3]!.id);
+        expect(await events.lastId('site_nobody')).toBeNull();
+      });
+
+      it('a conditional change retried after a conflict writes the events of the change that landed, once', async () => {
+        const [one, two] = [await instance(), await instance()];
+        await one.users.saveChanges('site_a', 'ada', { email: 'ada@example.com' }, clock.now(), none);
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 ? one : two).users.grantProduct('site_a', 'ada', { productId: `p${i}`, expiresAt: null }, clock.now(), (_b, after) => [
+              ev('site_a', 'user.product_access.changed', { count: after.productAccess.length }),
+            ]),
+          ),
+        );
+        const counts = (await one.events.read('site_a', null, 50)).map((e) => e.data.count);
+        expect(counts).toEqual([1, 2, 3, 4, 5, 6]);
+      });
+
+      it('deleting a user writes the events of the sessions it ends; append writes to every site named', async () => {
+        const { users, sessions, events } = await instance();
+        await users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none);
+        await sessions.create(session('sess_1', 'site_a', 'ada'), []);
+        await sessions.create(session('sess_2', 'site_a', 'ada'), []);
+        await users.deleteWithSessions('site_a', 'ada', (ended) => [
+          ...ended.map((e) => ev('site_a', 'session.ended', { sessionId: e.sessionId })),
+          ev('site_a', 'user.deleted'),
+        ]);
+        const types = (await events.read('site_a', null, 10)).map((e) => [e.type, e.data.sessionId]);
+        expect(types).toHaveLength(3);
+        expect(types).toEqual(expect.arrayContaining([['session.ended', 'sess_1'], ['session.ended', 'sess_2'], ['user.deleted', undefined]]));
+        await events.append([ev('site_a', 'signing_key.rotated'), ev('site_b', 'signing_key.rotated')]);
+        expect((await events.read('site_b', null, 10)).map((e) => e.type)).toEqual(['signing_key.rotated']);
+      });
+
+      it('tells every instance watching when a site has new events', async () => {
+        const [one, two] = [await instance(), await instance()];
+        const heard: string[] = [];
+        const watch = await two.events.watch({ appended: (siteId) => heard.push(siteId), reset: () => {} });
+        expect(watch.active).toBe(true);
+        await one.sites.update(site('site_a'), [ev('site_a', 'site.updated')]);
+        await eventually('the notice', async () => heard.includes('site_a'));
+        await watch.close();
+        expect(watch.active).toBe(false);
+      });
+    });
+
     it('every port method rejects with StoreUnavailableError when the store cannot answer, never "absent"', async () => {
       const r = await instance();
       await (opened[opened.length - 1] as { kv: KvStore }).kv.close();
@@ -347,21 +427,21 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['sites.findCached', () => r.sites.findCached('site_a')],
         ['sites.findByPublishableKey', () => r.sites.findByPublishableKey('vg_live_pk_x')],
         ['sites.list', () => r.sites.list()],
-        ['sites.create', () => r.sites.create(site('site_x'))],
-        ['sites.update', () => r.sites.update(site('site_x'))],
+        ['sites.create', () => r.sites.create(site('site_x'), [])],
+        ['sites.update', () => r.sites.update(site('site_x'), [])],
         ['apiKeys.findByHash', () => r.apiKeys.findByHash('h')],
         ['apiKeys.findByKeyId', () => r.apiKeys.findByKeyId('site_a', 'key_a')],
         ['apiKeys.listForSite', () => r.apiKeys.listForSite('site_a')],
-        ['apiKeys.create', () => r.apiKeys.create('h', apiKey('key_x', 'site_a'))],
-        ['apiKeys.update', () => r.apiKeys.update('h', apiKey('key_x', 'site_a'))],
+        ['apiKeys.create', () => r.apiKeys.create('h', apiKey('key_x', 'site_a'), [])],
+        ['apiKeys.update', () => r.apiKeys.update('h', apiKey('key_x', 'site_a'), [])],
         ['apiKeys.recordUse', () => r.apiKeys.recordUse('key_x', 1)],
         ['users.find', () => r.users.find('site_a', 'ada')],
-        ['users.saveChanges', () => r.users.saveChanges('site_a', 'ada', user('ada'), clock.now())],
-        ['users.deleteWithSessions', () => r.users.deleteWithSessions('site_a', 'ada')],
-        ['users.grantProduct', () => r.users.grantProduct('site_a', 'ada', { productId: 'p', expiresAt: null }, 1)],
-        ['users.revokeProduct', () => r.users.revokeProduct('site_a', 'ada', 'p', 1)],
+        ['users.saveChanges', () => r.users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none)],
+        ['users.deleteWithSessions', () => r.users.deleteWithSessions('site_a', 'ada', none)],
+        ['users.grantProduct', () => r.users.grantProduct('site_a', 'ada', { productId: 'p', expiresAt: null }, 1, none)],
+        ['users.revokeProduct', () => r.users.revokeProduct('site_a', 'ada', 'p', 1, none)],
         ['users.search', () => r.users.search('site_a', { query: '', cursor: null, limit: 5 })],
-        ['sites.purge', () => r.sites.purge('site_a')],
+        ['sites.purge', () => r.sites.purge('site_a', none)],
         ['adminTokens.findByHash', () => r.adminTokens.findByHash('h')],
         ['adminTokens.list', () => r.adminTokens.list()],
         ['adminTokens.delete', () => r.adminTokens.delete('t')],
@@ -369,18 +449,22 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['consoleSessions.save', () => r.consoleSessions.save('h', { actor: 'root', createdAt: 1, expiresAt: 2, lastSeenAt: 1 }, 1000)],
         ['exchangeCounters.add', () => r.exchangeCounters.add([{ second: 1, counts: { verified: 1 } }])],
         ['exchangeCounters.read', () => r.exchangeCounters.read(1, 2)],
-        ['sessions.create', () => r.sessions.create(session('sess_x', 'site_a', 'ada'))],
+        ['sessions.create', () => r.sessions.create(session('sess_x', 'site_a', 'ada'), [])],
         ['sessions.find', () => r.sessions.find('site_a', 'sess_x')],
         ['sessions.findByTokenHash', () => r.sessions.findByTokenHash('h')],
         ['sessions.touch', () => r.sessions.touch(session('sess_x', 'site_a', 'ada'))],
-        ['sessions.end', () => r.sessions.end(session('sess_x', 'site_a', 'ada'))],
+        ['sessions.end', () => r.sessions.end(session('sess_x', 'site_a', 'ada'), [])],
         ['sessions.listForUser', () => r.sessions.listForUser('site_a', 'ada')],
-        ['sessions.endAllForUser', () => r.sessions.endAllForUser('site_a', 'ada')],
+        ['sessions.endAllForUser', () => r.sessions.endAllForUser('site_a', 'ada', none)],
         ['keyring.read', () => r.keyring.read({ fresh: true })],
         ['keyring.createIfAbsent', () => r.keyring.createIfAbsent(keyring('live_x'))],
         ['keyring.replace', () => r.keyring.replace(keyring('live_x'))],
         ['sessionAndUser.readSessionAndUser', () => r.sessionAndUser.readSessionAndUser('site_a', 'sess_x', 'ada')],
         ['health.ping', () => r.health.ping()],
+        ['events.read', () => r.events.read('site_a', null, 10)],
+        ['events.lastId', () => r.events.lastId('site_a')],
+        ['events.append', () => r.events.append([{ type: 'site.updated', siteId: 'site_a', environment: 'live', createdAt: 1, data: {} }])],
+        ['events.watch', () => r.events.watch({ appended: () => {}, reset: () => {} })],
       ];
       for (const [what, call] of calls) {
         await expect(call().then(() => `${what} resolved`, (err: unknown) => (err instanceof StoreUnavailableError ? 'refused' : `${what}: ${String(err)}`))).resolves.toBe('refused');

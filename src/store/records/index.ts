@@ -4,6 +4,7 @@ import type { KvStore } from '../kv';
 import { KvAdminTokenStore } from './admin-token-store';
 import { KvApiKeyStore } from './api-key-store';
 import { KvConsoleSessionStore } from './console-session-store';
+import { KvEventLog } from './event-log';
 import { KvExchangeCounterStore } from './exchange-counter-store';
 import { InvalidationBus } from './invalidation';
 import { KvKeyringStore } from './keyring-store';
@@ -28,17 +29,23 @@ export interface RecordStoresOptions {
   readonly clock: Clock;
   /** Told when the invalidation subscription fails (it keeps retrying). */
   readonly onBackgroundError?: (err: unknown, what: string) => void;
+  /** How long events are kept (default 72 h). */
+  readonly eventRetentionMs?: number;
 }
+
+export const DEFAULT_EVENT_RETENTION_MS = 72 * 3600 * 1000;
 
 /** The ports of src/domain/ports.ts, implemented on `kv`. */
 export function createRecordStores(kv: KvStore, options: RecordStoresOptions): RecordStores {
   const onBackgroundError = options.onBackgroundError ?? (() => {});
   const bus = new InvalidationBus(kv, (err) => onBackgroundError(err, 'invalidation subscribe'));
+  const events = new KvEventLog(kv, options.clock, options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS, onBackgroundError);
   return {
-    sites: new KvSiteStore(kv, bus),
-    apiKeys: new KvApiKeyStore(kv, bus),
-    users: new KvUserStore(kv),
-    sessions: new KvSessionStore(kv, options.clock),
+    sites: new KvSiteStore(kv, bus, events),
+    apiKeys: new KvApiKeyStore(kv, bus, events),
+    users: new KvUserStore(kv, events),
+    sessions: new KvSessionStore(kv, options.clock, events),
+    events,
     keyring: new KvKeyringStore(kv, bus, options.clock),
     sessionAndUser: new KvSessionAndUserReader(kv),
     adminTokens: new KvAdminTokenStore(kv),

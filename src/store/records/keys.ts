@@ -43,10 +43,18 @@ export const keys = {
    * flush of several seconds is one write; a few writes a second at most.
    */
   exchangeCounts: (minute: number) => `{exchange-counts}:${minute}`,
+  /**
+   * The site's event log (a Redis Stream, SPEC §11), under the site's hash
+   * tag so a change and its events are one MULTI. Kept through a site's
+   * deletion (its last events describe it); it expires with the retention.
+   */
+  events: (siteId: string) => `${tag(siteId)}:events`,
 } as const;
 
 /** Pub/sub channels (relative, prefixed by the store like keys). */
 export const channels = {
   /** Invalidation of in-process caches: API keys, sites, signing keys. */
   invalidate: 'invalidate',
+  /** A site's event log has grown: the payload is the siteId (a nudge; the log is the truth). */
+  events: 'events',
 } as const;

@@ -1,4 +1,6 @@
 import type { Clock } from '../../domain/clock';
+import type { NewEvent } from '../../domain/events';
+import type { KvEventLog } from './event-log';
 import type { SessionStore } from '../../domain/ports';
 import { sessionEndsAt, type SessionRecord } from '../../domain/records';
 import type { KvStore, WriteOp } from '../kv';
@@ -23,24 +25,29 @@ function sessionTtlMs(session: SessionRecord, now: number): number {
  */
 export async function endSessionsOfUser(
   kv: KvStore,
+  eventLog: KvEventLog,
   siteId: string,
   userId: string,
+  events: (sessions: readonly SessionRecord[]) => readonly NewEvent[],
   alsoDelete: readonly string[] = [],
   alsoWrite: readonly WriteOp[] = [],
 ): Promise<void> {
   const ids = await kv.members(keys.userSessions(siteId, userId));
   const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
+  const sessions = records.flatMap((raw) => {
+    const session = decode<SessionRecord>(raw);
+    return session ? [session] : [];
+  });
+  const described = events(sessions);
   await kv.write([
     ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
     ...alsoWrite,
     ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
     { op: 'del', key: keys.userSessions(siteId, userId) },
+    ...eventLog.ops(described),
   ]);
-  const tokenHashes = records.flatMap((raw) => {
-    const session = decode<SessionRecord>(raw);
-    return session ? [session.tokenHash] : [];
-  });
-  await Promise.all(tokenHashes.map((h) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(h) }])));
+  await eventLog.announce(described);
+  await Promise.all(sessions.map((s) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(s.tokenHash) }])));
 }
 
 /**
@@ -53,14 +60,17 @@ export class KvSessionStore implements SessionStore {
   constructor(
     private readonly kv: KvStore,
     private readonly clock: Clock,
+    private readonly eventLog: KvEventLog,
   ) {}
 
-  async create(session: SessionRecord): Promise<void> {
+  async create(session: SessionRecord, events: readonly NewEvent[]): Promise<void> {
     const now = this.clock.now();
     await this.kv.write([
       { op: 'set', key: keys.session(session.siteId, session.sessionId), value: encode(session), ttlMs: sessionTtlMs(session, now) },
       { op: 'sadd', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
+      ...this.eventLog.ops(events),
     ]);
+    await this.eventLog.announce(events);
     // The pointer last: until it exists, nothing can find the session by its token.
     await this.kv.write([
       {
@@ -95,12 +105,14 @@ export class KvSessionStore implements SessionStore {
     ]);
   }
 
-  async end(session: SessionRecord): Promise<void> {
-    // Record and index in one write; then the pointer (another slot), which leads nowhere by then.
+  async end(session: SessionRecord, events: readonly NewEvent[]): Promise<void> {
+    // Record, index and events in one write; then the pointer (another slot), which leads nowhere by then.
     await this.kv.write([
       { op: 'del', key: keys.session(session.siteId, session.sessionId) },
       { op: 'srem', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
+      ...this.eventLog.ops(events),
     ]);
+    await this.eventLog.announce(events);
     await this.kv.write([{ op: 'del', key: keys.sessionByTokenHash(session.tokenHash) }]);
   }
 
@@ -122,7 +134,7 @@ export class KvSessionStore implements SessionStore {
     return sessions;
   }
 
-  endAllForUser(siteId: string, userId: string): Promise<void> {
-    return endSessionsOfUser(this.kv, siteId, userId);
+  endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void> {
+    return endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events);
   }
 }

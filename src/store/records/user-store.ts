@@ -1,6 +1,8 @@
 import { StoreUnavailableError, VerigateError } from '../../domain/errors';
-import type { UserSearchPage, UserStore } from '../../domain/ports';
-import type { ProductAccess, UserChanges, UserRecord } from '../../domain/records';
+import type { NewEvent } from '../../domain/events';
+import type { UserEvents, UserSearchPage, UserStore } from '../../domain/ports';
+import type { ProductAccess, SessionRecord, UserChanges, UserRecord } from '../../domain/records';
+import type { KvEventLog } from './event-log';
 import type { KvStore, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
@@ -104,7 +106,10 @@ const compareCandidates = (a: Candidate, b: Candidate): number =>
  * (a sign-in never undoes a grant). Never cached.
  */
 export class KvUserStore implements UserStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly eventLog: KvEventLog,
+  ) {}
 
   async find(siteId: string, userId: string): Promise<UserRecord | null> {
     return decode<UserRecord>(await this.kv.get(keys.user(siteId, userId)));
@@ -119,6 +124,7 @@ export class KvUserStore implements UserStore {
     siteId: string,
     userId: string,
     change: (current: UserRecord | null) => UserRecord | null,
+    events: UserEvents,
   ): Promise<{ before: UserRecord | null; after: UserRecord | null }> {
     const key = keys.user(siteId, userId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -126,16 +132,27 @@ export class KvUserStore implements UserStore {
       const before = decode<UserRecord>(raw);
       const after = change(before);
       if (after === null) return { before, after: before };
+      const described = events(before, after);
       const written = await this.kv.writeIf({ key, equals: raw }, [
         { op: 'set', key, value: encode(after) },
         ...indexOps(siteId, before, after),
+        ...this.eventLog.ops(described),
       ]);
-      if (written) return { before, after };
+      if (written) {
+        await this.eventLog.announce(described);
+        return { before, after };
+      }
     }
     throw new StoreUnavailableError(new Error(`user ${userId}: ${MAX_ATTEMPTS} conflicting writes in a row`));
   }
 
-  async saveChanges(siteId: string, userId: string, changes: UserChanges, now: number): Promise<{ user: UserRecord; created: boolean }> {
+  async saveChanges(
+    siteId: string,
+    userId: string,
+    changes: UserChanges,
+    now: number,
+    events: UserEvents,
+  ): Promise<{ user: UserRecord; created: boolean }> {
     const { before, after } = await this.update(siteId, userId, (existing) => ({
       userId,
       email: changes.email !== undefined ? changes.email : (existing?.email ?? null),
@@ -144,11 +161,11 @@ export class KvUserStore implements UserStore {
       productAccess: changes.productAccess ?? existing?.productAccess ?? [],
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
-    }));
+    }), events);
     return { user: after as UserRecord, created: before === null };
   }
 
-  async grantProduct(siteId: string, userId: string, access: ProductAccess, now: number): Promise<UserRecord | null> {
+  async grantProduct(siteId: string, userId: string, access: ProductAccess, now: number, events: UserEvents): Promise<UserRecord | null> {
     const { after } = await this.update(siteId, userId, (user) =>
       user === null
         ? null
@@ -157,15 +174,17 @@ export class KvUserStore implements UserStore {
             productAccess: [...user.productAccess.filter((p) => p.productId !== access.productId), access],
             updatedAt: now,
           },
+      events,
     );
     return after;
   }
 
-  async revokeProduct(siteId: string, userId: string, productId: string, now: number): Promise<UserRecord | null> {
+  async revokeProduct(siteId: string, userId: string, productId: string, now: number, events: UserEvents): Promise<UserRecord | null> {
     const { after } = await this.update(siteId, userId, (user) =>
       user === null || !user.productAccess.some((p) => p.productId === productId)
         ? null
         : { ...user, productAccess: user.productAccess.filter((p) => p.productId !== productId), updatedAt: now },
+      events,
     );
     return after;
   }
@@ -213,11 +232,15 @@ export class KvUserStore implements UserStore {
   }
 
   /** The user record and its index entries go in the same atomic write as the sessions (see endSessionsOfUser). */
-  async deleteWithSessions(siteId: string, userId: string): Promise<void> {
+  async deleteWithSessions(
+    siteId: string,
+    userId: string,
+    events: (sessions: readonly SessionRecord[]) => readonly NewEvent[],
+  ): Promise<void> {
     const user = await this.find(siteId, userId);
     // The id entry goes even without a record (a site purge walks the index and must see it shrink).
     const unindex: WriteOp[] = [...indexOps(siteId, user, null), { op: 'zrem', key: keys.userIndex(siteId), member: `${ID}${userId}` }];
-    await endSessionsOfUser(this.kv, siteId, userId, [keys.user(siteId, userId)], unindex);
+    await endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events, [keys.user(siteId, userId)], unindex);
   }
 
   /** Every user id of the site's index, a page at a time (for a site purge). */

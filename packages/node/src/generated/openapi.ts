@@ -47,6 +47,59 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/live_api/s2s/v1/events": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * The key's site's events after a cursor, oldest first
+         * @description Every change to the site's users, sessions, keys and secrets, written
+         *     with the change (SPEC §11) and kept `EVENT_RETENTION_HOURS` (default
+         *     72). Pass `nextCursor` back as `after` to continue; with nothing new,
+         *     `nextCursor` is the cursor given. A cursor older than the retention is
+         *     410 `cursor_expired`: start again without one.
+         */
+        readonly get: operations["listEvents"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/live_api/s2s/v1/events/stream": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * The key's site's events, live, as Server-Sent Events
+         * @description Each event as an SSE message: `id` (the event id), `event` (its type)
+         *     and `data` (the event JSON, as in the feed). Between events,
+         *     `event: heartbeat` with `data: {"time": "<server time>"}` at least
+         *     every 250 ms. An event is on every open stream of its site within 1 s
+         *     of the change being acknowledged, whichever instance made it. Send
+         *     `Last-Event-ID` to resume after that event (a reconnecting
+         *     EventSource does); without it the stream starts with the next event.
+         *     Revoking (or deleting) the API key closes its streams. The key, and a
+         *     `Last-Event-ID` older than the retention (410 `cursor_expired`), are
+         *     refused as problems before the stream begins.
+         */
+        readonly get: operations["streamEvents"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
     readonly "/live_api/v1/users/verification-token": {
         readonly parameters: {
             readonly query?: never;
@@ -706,7 +759,50 @@ export interface components {
         /** @enum {string} */
         readonly Environment: "live" | "sandbox";
         /** @enum {string} */
-        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "internal_error";
+        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "cursor_expired" | "internal_error";
+        /** @enum {string} */
+        readonly EventType: "user.created" | "user.updated" | "user.deleted" | "user.product_access.changed" | "session.created" | "session.ended" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "identity_secret.rotated" | "signing_key.rotated" | "site.created" | "site.updated" | "site.deleted" | "webhook_endpoint.created" | "webhook_endpoint.updated" | "webhook_endpoint.deleted";
+        /**
+         * @description One change (SPEC §11). `data` by type: `user.created`/`user.updated`: the user (as the admin API
+         *     shows it); `user.deleted`: `{userId}`; `user.product_access.changed`: `{userId, productAccess}`;
+         *     `session.created`: `{sessionId, userId, createdAt, expiresAt, idleTimeoutSeconds}`;
+         *     `session.ended`: `{sessionId, userId, reason}`; `api_key.created`/`api_key.revoked`: the key
+         *     (no secret, no `lastUsedAt`); `api_key.rolled`: the previous key with its new `expiresAt` and
+         *     `replacedByKeyId`; `identity_secret.rotated`: `{siteId, previousSecretValidUntil}`;
+         *     `signing_key.rotated` (on every site of the environment): `{kid, previousKid, previousKeyRetiresAt}`;
+         *     `site.created`/`site.updated`: the site; `site.deleted`: `{siteId}`. Events carry no secret.
+         */
+        readonly Event: {
+            /**
+             * @description `<ms>-<seq>`: ids of one site sort in time order; the cursor of the feed and the stream.
+             * @example 1764644400000-0
+             */
+            readonly id: string;
+            readonly type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            readonly createdAt: string;
+            readonly environment: components["schemas"]["Environment"];
+            readonly siteId: string;
+            readonly data: {
+                readonly reason?: components["schemas"]["SessionEndReason"];
+            } & {
+                readonly [key: string]: unknown;
+            };
+        };
+        /**
+         * @description Why a session ended (`session.ended`).
+         * @enum {string}
+         */
+        readonly SessionEndReason: "signed_out" | "signed_out_everywhere" | "user_deleted" | "session_limit" | "site_deleted";
+        readonly EventPage: {
+            readonly data: readonly components["schemas"]["Event"][];
+            /** @description The last event's id, or the cursor given when there is nothing new (null without either). */
+            readonly nextCursor: string | null;
+            readonly hasMore: boolean;
+        };
         /** @description RFC 9457 problem details. */
         readonly Problem: {
             /** @example urn:verigate:error:invalid_api_key */
@@ -1315,6 +1411,21 @@ export interface components {
                 };
             };
         };
+        /** @description The cursor is older than the events kept (`EVENT_RETENTION_HOURS`); start again without one. */
+        readonly CursorExpired: {
+            headers: {
+                readonly "X-Request-Id": components["headers"]["XRequestId"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    readonly status?: 410;
+                    /** @enum {unknown} */
+                    readonly code?: "cursor_expired";
+                };
+            };
+        };
         /** @description The path, environment, site, user, API key or admin token does not exist. */
         readonly NotFound: {
             headers: {
@@ -1525,6 +1636,71 @@ export interface operations {
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listEvents: {
+        readonly parameters: {
+            readonly query?: {
+                /** @description An event id (`<ms>-<seq>`); events after it. Without it, from the oldest event kept. */
+                readonly after?: string;
+                /** @description At most this many events (default 100). */
+                readonly limit?: number;
+            };
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of events. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["InvalidApiKey"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 410: components["responses"]["CursorExpired"];
+            readonly 429: components["responses"]["TooManyRequests"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly streamEvents: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: {
+                readonly "Last-Event-ID"?: string;
+            };
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The stream; it stays open until the client leaves, the key is revoked or the gateway stops. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "text/event-stream": string;
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["InvalidApiKey"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 410: components["responses"]["CursorExpired"];
             readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
