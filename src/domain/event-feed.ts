@@ -1,7 +1,7 @@
 import { iso } from './clock';
 import type { DomainContext } from './context';
 import { VerigateError } from './errors';
-import { compareEventIds, requireEventId, type EventView, type StoredEvent } from './events';
+import { compareEventIds, requireEventId, type AuditEventView, type EventView, type StoredEvent } from './events';
 import type { EventLog, EventWatch } from './ports';
 import type { Sites } from './sites';
 
@@ -117,6 +117,25 @@ export class EventFeed {
     const data = events.slice(0, limit).map((e) => this.view(e));
     const last = data[data.length - 1];
     return { data, nextCursor: last ? last.id : after, hasMore: events.length > limit };
+  }
+
+  /** A page of the audit log (the events admin calls caused), newest first. */
+  async auditPage(cursor: string | null, limit: number = DEFAULT_EVENT_PAGE): Promise<{ data: AuditEventView[]; nextCursor: string | null; hasMore: boolean }> {
+    const page = await this.log.readAudit(cursor, limit);
+    return {
+      data: page.events.map((e) => ({
+        id: e.id,
+        type: e.type,
+        createdAt: iso(e.createdAt),
+        environment: e.environment,
+        siteId: e.siteId,
+        actor: e.actor ?? '',
+        clientAddress: e.clientAddress ?? '',
+        data: { ...e.data },
+      })),
+      nextCursor: page.nextCursor,
+      hasMore: page.nextCursor !== null,
+    };
   }
 
   /** Opens a live stream of the site's events; rejects (cursor_expired, store_unavailable) before anything is sent. */

@@ -79,7 +79,9 @@ export interface EventView {
 }
 
 /** An audit-log entry: an event an admin call caused. */
-export interface AuditEventView extends EventView {
+export interface AuditEventView extends Omit<EventView, 'siteId'> {
+  /** null for a change of the whole environment (a signing-key rotation). */
+  siteId: string | null;
   actor: string;
   clientAddress: string;
 }

@@ -249,7 +249,7 @@ export interface EventWatch {
 
 /** One page of the audit log. */
 export interface AuditPage {
-  readonly events: readonly StoredEvent[];
+  readonly events: readonly (StoredEvent | (EnvironmentAuditEvent & { readonly id: string }))[];
   /** Pass it back for the next page; null when there is none. */
   readonly nextCursor: string | null;
 }
@@ -270,7 +270,18 @@ export interface EventLog {
   append(events: readonly NewEvent[]): Promise<void>;
   /** Tells `listener` whenever any site's log grows (on any instance sharing the store). */
   watch(listener: EventLogListener): Promise<EventWatch>;
+  /** Writes an audit entry for a change of the whole environment (not a site's: it has `siteId: null`). */
+  appendEnvironmentAudit(event: EnvironmentAuditEvent): Promise<void>;
+  /**
+   * The events admin calls caused (those with an `actor`), newest first,
+   * across every site and the environment. `cursor` comes from the previous
+   * page; one that does not is refused as `invalid_request`.
+   */
+  readAudit(cursor: string | null, limit: number): Promise<AuditPage>;
 }
+
+/** An audit entry of the whole environment. */
+export type EnvironmentAuditEvent = Omit<NewEvent, 'siteId'> & { readonly siteId: null };
 
 /** Every port one environment's domain is built on. */
 export interface DomainStores {

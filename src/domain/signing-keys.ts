@@ -204,12 +204,14 @@ export class SigningKeys {
     // The keyring is the environment's, not a site's: its event goes to every
     // site's log after the change. A failure here fails the call (503), so the
     // rotation is never acknowledged without its events.
-    const make = this.ctx.events(cause);
-    const previousKeyRetiresAt = iso(now + RETIRED_KEY_OVERLAP_MS);
+    // The audit log has it once, as the environment's; each site's log has it without the actor.
+    const make = this.ctx.events();
+    const data = { kid: next.kid, previousKid: stored.currentKid, previousKeyRetiresAt: iso(now + RETIRED_KEY_OVERLAP_MS) };
     const siteIds = await this.events.siteIds();
-    await this.events.log.append(
-      siteIds.map((siteId) => make('signing_key.rotated', siteId, { kid: next.kid, previousKid: stored.currentKid, previousKeyRetiresAt })),
-    );
+    await this.events.log.append(siteIds.map((siteId) => make('signing_key.rotated', siteId, data)));
+    if (cause) {
+      await this.events.log.appendEnvironmentAudit({ ...this.ctx.events(cause)('signing_key.rotated', '', data), siteId: null });
+    }
     return { kid: next.kid, previousKid: stored.currentKid };
   }
 }

@@ -12,6 +12,7 @@ import { apiKeyHandlers } from './handlers/admin/api-keys';
 import { userHandlers } from './handlers/admin/users';
 import { signingKeyHandlers } from './handlers/admin/signing-keys';
 import { adminTokenHandlers } from './handlers/admin/admin-tokens';
+import { auditHandlers } from './handlers/admin/audit';
 import { consoleHandlers } from './handlers/console';
 import { adminPrincipal } from './middleware/admin-auth';
 import { signInHandler } from './handlers/sign-in';
@@ -78,6 +79,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   const users = userHandlers(deps);
   const ops = signingKeyHandlers(deps);
   const tokens = adminTokenHandlers(deps);
+  const audit = auditHandlers(deps);
   const consolePage = consoleHandlers(deps.access, deps.consoleAssets);
   const env = '/admin/v1/:environment';
   const site = `${env}/sites/:siteId`;
@@ -123,6 +125,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions, access: WRITE },
     { method: 'GET', path: `${env}/signing-keys`, handler: ops.listSigningKeys, access: READ },
     { method: 'POST', path: `${env}/signing-keys/rotate`, handler: ops.rotateSigningKey, access: { write: true, wholeEnvironment: true } },
+    // Every site's changes: only for a token covering the whole environment.
+    { method: 'GET', path: `${env}/audit-events`, handler: audit.listAuditEvents, access: { write: false, wholeEnvironment: true } },
     { method: 'GET', path: `${env}/stats/exchanges`, handler: ops.exchangeSeries, access: { write: false, wholeEnvironment: true } },
   ];
 }

@@ -13,6 +13,8 @@ export type WriteOp =
   /** Adds `member` to a lexicographically ordered set (a Redis sorted set, every score 0; see `rangeByLex`). */
   | { readonly op: 'zadd'; readonly key: string; readonly member: string }
   | { readonly op: 'zrem'; readonly key: string; readonly member: string }
+  /** Adds `member` to a scored set (a Redis sorted set ordered by score; see `rangeByScore`), or moves it to `score`. */
+  | { readonly op: 'zscore'; readonly key: string; readonly member: string; readonly score: number }
   /** Adds `by` to the integer counter `field` of a hash (created at 0). */
   | { readonly op: 'hincrby'; readonly key: string; readonly field: string; readonly by: number }
   /** Makes an existing key (of any kind) expire `ttlMs` from now; nothing when it is absent. */
@@ -122,6 +124,10 @@ export interface KvStore {
   hashGetAll(key: string): Promise<Record<string, string>>;
   /** Members of a set (empty when absent). */
   members(key: string): Promise<string[]>;
+  /** Members of a scored set (`zscore`) whose score is at most `max`, lowest score first, at most `limit`. */
+  rangeByScore(key: string, max: number, limit: number): Promise<string[]>;
+  /** Entries of a log before `before` (exclusive; null: from the last), newest first, at most `limit`; `inclusive` takes `before` itself too. */
+  logRangeBefore(key: string, before: string | null, limit: number, inclusive?: boolean): Promise<LogEntry[]>;
   /** Entries of a log (written by `xadd`) after `after` (exclusive; null: from the first), oldest first, at most `limit`. */
   logRange(key: string, after: string | null, limit: number): Promise<LogEntry[]>;
   /** The id of the log's last entry, or null when the log is empty or absent. */

@@ -19,6 +19,8 @@ type Entry =
   | { readonly kind: 'set'; readonly members: Set<string>; readonly expiresAt: number | null }
   /** A Redis sorted set whose scores are all 0: ordered by member bytes. */
   | { readonly kind: 'zset'; readonly members: Set<string>; readonly expiresAt: number | null }
+  /** A Redis sorted set ordered by score (then member bytes). */
+  | { readonly kind: 'scored'; readonly scores: Map<string, number>; readonly expiresAt: number | null }
   | { readonly kind: 'hash'; readonly fields: Map<string, string>; readonly expiresAt: number | null }
   /**
    * An append-only log (a Redis Stream). `entries` is shared between the
@@ -216,8 +218,23 @@ export class MemoryKvStore implements KvStore {
           staged.set(full, { kind, ...set });
           break;
         }
+        case 'zscore': {
+          const entry = current(full);
+          if (entry !== undefined && entry.kind !== 'scored') throw new StoreUnavailableError(wrongType(full));
+          const scores = new Map(entry?.scores ?? []);
+          scores.set(op.member, op.score);
+          staged.set(full, { kind: 'scored', scores, expiresAt: entry?.expiresAt ?? null });
+          break;
+        }
         case 'srem':
         case 'zrem': {
+          const scoredEntry = current(full);
+          if (op.op === 'zrem' && scoredEntry?.kind === 'scored') {
+            const scores = new Map(scoredEntry.scores);
+            scores.delete(op.member);
+            staged.set(full, scores.size === 0 ? undefined : { kind: 'scored', scores, expiresAt: scoredEntry.expiresAt });
+            break;
+          }
           const kind = op.op === 'srem' ? 'set' : 'zset';
           const set = members(full, kind);
           if (set === undefined) break;
@@ -313,6 +330,46 @@ export class MemoryKvStore implements KvStore {
       }
     }
     return items.slice(lo, lo + limit).map((it) => ({ id: it.id, value: it.value }));
+  }
+
+  async rangeByScore(key: string, max: number, limit: number): Promise<string[]> {
+    this.assertOpen();
+    const full = this.namespace + key;
+    const entry = this.live(full);
+    if (entry === undefined) return [];
+    if (entry.kind !== 'scored') throw new StoreUnavailableError(wrongType(full));
+    return [...entry.scores]
+      .filter(([, score]) => score <= max)
+      .sort(([am, as], [bm, bs]) => as - bs || byteOrder(am, bm))
+      .slice(0, limit)
+      .map(([member]) => member);
+  }
+
+  async logRangeBefore(key: string, before: string | null, limit: number, inclusive = false): Promise<LogEntry[]> {
+    this.assertOpen();
+    const to = before === null ? null : parseLogId(before);
+    if (before !== null && to === null) throw new StoreUnavailableError(new Error(`ERR Invalid stream ID ${before}`));
+    const entry = this.stream(this.namespace + key);
+    if (entry === undefined) return [];
+    const items = entry.entries;
+    // Binary search for the first entry after the bound (at or after it when exclusive).
+    let lo = 0;
+    let hi = items.length;
+    if (to !== null) {
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const it = items[mid] as StreamItem;
+        const belowOrAt = it.ms < to.ms || (it.ms === to.ms && (inclusive ? it.seq <= to.seq : it.seq < to.seq));
+        if (belowOrAt) lo = mid + 1;
+        else hi = mid;
+      }
+    } else {
+      lo = items.length;
+    }
+    return items
+      .slice(Math.max(0, lo - limit), lo)
+      .reverse()
+      .map((it) => ({ id: it.id, value: it.value }));
   }
 
   async logLastId(key: string): Promise<string | null> {

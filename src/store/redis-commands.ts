@@ -4,7 +4,8 @@
  * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING;
  *   ZADD ZREM ZRANGEBYLEX (the user search index), HINCRBY HGETALL PEXPIRE
  *   (the exchange counters of the console's chart); XADD XRANGE XREVRANGE
- *   (the event logs of SPEC §11); `writeIf` is EVALSHA,
+ *   (the event logs of SPEC §11), ZRANGEBYSCORE (due webhook deliveries);
+ *   `writeIf` is EVALSHA,
  *   falling back to EVAL, of a script calling GET and the write commands
  * - subscriber connection: SUBSCRIBE UNSUBSCRIBE
  * - rate-limiter-flexible (RateLimiterRedis): EVALSHA, falling back to EVAL,
@@ -39,6 +40,7 @@ export const REDIS_COMMANDS_USED = [
   'ZADD',
   'ZREM',
   'ZRANGEBYLEX',
+  'ZRANGEBYSCORE',
   'HINCRBY',
   'HGETALL',
   'PEXPIRE',

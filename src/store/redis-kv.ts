@@ -63,6 +63,9 @@ for k = 2, #KEYS do
   elseif op == 'zrem' then
     redis.call('ZREM', KEYS[k], ARGV[a + 1])
     a = a + 2
+  elseif op == 'zscore' then
+    redis.call('ZADD', KEYS[k], ARGV[a + 2], ARGV[a + 1])
+    a = a + 3
   elseif op == 'hincrby' then
     redis.call('HINCRBY', KEYS[k], ARGV[a + 1], ARGV[a + 2])
     a = a + 3
@@ -93,6 +96,8 @@ function scriptArgs(op: WriteOp, ttl: number | undefined): string[] {
       return [op.member];
     case 'hincrby':
       return [op.field, String(op.by)];
+    case 'zscore':
+      return [op.member, String(op.score)];
     case 'pexpire':
       return [String(ttl)];
     case 'xadd':
@@ -312,6 +317,9 @@ export class RedisKvStore implements KvStore {
       case 'zrem':
         multi.zrem(full, op.member);
         break;
+      case 'zscore':
+        multi.zadd(full, op.score, op.member);
+        break;
       case 'hincrby':
         multi.hincrby(full, op.field, op.by);
         break;
@@ -336,6 +344,18 @@ export class RedisKvStore implements KvStore {
     return this.run(async () =>
       logEntries(await this.client.xrange(this.namespace + key, after === null ? '-' : `(${after}`, '+', 'COUNT', limit)),
     );
+  }
+
+  rangeByScore(key: string, max: number, limit: number): Promise<string[]> {
+    return this.run(() => this.client.zrangebyscore(this.namespace + key, '-inf', max, 'LIMIT', 0, limit));
+  }
+
+  logRangeBefore(key: string, before: string | null, limit: number, inclusive = false): Promise<LogEntry[]> {
+    if (before !== null && !LOG_ID.test(before)) {
+      return Promise.reject(new StoreUnavailableError(new Error(`ERR Invalid stream ID ${before}`)));
+    }
+    const max = before === null ? '+' : inclusive ? before : `(${before}`;
+    return this.run(async () => logEntries(await this.client.xrevrange(this.namespace + key, max, '-', 'COUNT', limit)));
   }
 
   logLastId(key: string): Promise<string | null> {

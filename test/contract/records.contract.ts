@@ -465,6 +465,8 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['events.lastId', () => r.events.lastId('site_a')],
         ['events.append', () => r.events.append([{ type: 'site.updated', siteId: 'site_a', environment: 'live', createdAt: 1, data: {} }])],
         ['events.watch', () => r.events.watch({ appended: () => {}, reset: () => {} })],
+        ['events.readAudit', () => r.events.readAudit(null, 10)],
+        ['events.appendEnvironmentAudit', () => r.events.appendEnvironmentAudit({ type: 'signing_key.rotated', siteId: null, environment: 'live', createdAt: 1, data: {} })],
       ];
       for (const [what, call] of calls) {
         await expect(call().then(() => `${what} resolved`, (err: unknown) => (err instanceof StoreUnavailableError ? 'refused' : `${what}: ${String(err)}`))).resolves.toBe('refused');

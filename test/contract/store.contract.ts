@@ -425,9 +425,36 @@ export function storeContract(
         await expect(store.logRange('{t}:log', null, 10)).resolves.toEqual([]);
       });
 
+      it('pages a log backwards, newest first, before a cursor (inclusive when asked)', async () => {
+        const store = await fresh();
+        await store.write(['a', 'b', 'c', 'd'].map((value) => ({ op: 'xadd' as const, key: '{t}:log', value })));
+        const all = await store.logRange('{t}:log', null, 10);
+        expect((await store.logRangeBefore('{t}:log', null, 2)).map((e) => e.value)).toEqual(['d', 'c']);
+        expect((await store.logRangeBefore('{t}:log', all[2]!.id, 10)).map((e) => e.value)).toEqual(['b', 'a']);
+        expect((await store.logRangeBefore('{t}:log', all[2]!.id, 2, true)).map((e) => e.value)).toEqual(['c', 'b']);
+        await expect(store.logRangeBefore('{t}:none', null, 2)).resolves.toEqual([]);
+      });
+
       it('refuses a malformed cursor as a store error, never as an empty page', async () => {
         const store = await fresh();
         await expect(store.logRange('{t}:log', 'not-an-id', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+      });
+    });
+
+    describe('scored sets', () => {
+      it('ranges members by score up to a bound, lowest first; zscore moves a member, zrem removes it', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'zscore', key: '{t}:due', member: 'late', score: 3000 },
+          { op: 'zscore', key: '{t}:due', member: 'early', score: 1000 },
+          { op: 'zscore', key: '{t}:due', member: 'middle', score: 2000 },
+        ]);
+        await expect(store.rangeByScore('{t}:due', 2000, 10)).resolves.toEqual(['early', 'middle']);
+        await expect(store.rangeByScore('{t}:due', 5000, 1)).resolves.toEqual(['early']);
+        expect(await store.writeIf({ key: '{t}:g', equals: null }, [{ op: 'zscore', key: '{t}:due', member: 'early', score: 4000 }])).toBe(true);
+        await store.write([{ op: 'zrem', key: '{t}:due', member: 'middle' }]);
+        await expect(store.rangeByScore('{t}:due', 5000, 10)).resolves.toEqual(['late', 'early']);
+        await expect(store.rangeByScore('{t}:none', 5000, 10)).resolves.toEqual([]);
       });
     });
 
@@ -612,6 +639,8 @@ export function storeContract(
           ['members', () => store.members('{t}:s')],
           ['logRange', () => store.logRange('{t}:l', null, 1)],
           ['logLastId', () => store.logLastId('{t}:l')],
+          ['logRangeBefore', () => store.logRangeBefore('{t}:l', null, 1)],
+          ['rangeByScore', () => store.rangeByScore('{t}:z', 1, 1)],
           ['publish', () => store.publish('invalidate', 'x')],
           ['subscribe', () => store.subscribe('invalidate', new RecordingListener())],
           ['ping', () => store.ping()],

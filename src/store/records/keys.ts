@@ -49,6 +49,12 @@ export const keys = {
    * deletion (its last events describe it); it expires with the retention.
    */
   events: (siteId: string) => `${tag(siteId)}:events`,
+  /** The site's audit log: its events an admin call caused (same tag, same MULTI as the change). */
+  audit: (siteId: string) => `${tag(siteId)}:audit`,
+  /** The environment's own audit log (changes of no one site: a signing-key rotation). */
+  environmentAudit: () => '{environment-audit}:audit',
+  /** Set of every siteId that has (had) an audit log; sites are added before their first write and never removed. */
+  auditSites: () => 'audit-sites',
 } as const;
 
 /** Pub/sub channels (relative, prefixed by the store like keys). */

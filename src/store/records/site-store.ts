@@ -45,6 +45,7 @@ export class KvSiteStore implements SiteStore {
   }
 
   async create(site: SiteRecord, events: readonly NewEvent[]): Promise<void> {
+    await this.eventLog.noteAuditedSite(site.siteId);
     // Record (with its events) first, then the indexes that make it findable
     // (each in its own slot): a failure in between leaves an unreachable
     // record, never a dangling pointer.
