@@ -729,6 +729,29 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/admin/v1/{environment}/audit-events": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        /**
+         * The audit log, newest first
+         * @description The events admin calls caused (SPEC §11), each with the `actor` (`root` or the scoped token's `tokenId`) and the caller's `clientAddress`, across every site of the environment; a signing-key rotation appears once, with `siteId: null`. Kept `EVENT_RETENTION_HOURS`. Pass `nextCursor` back as `cursor` for older entries. Needs a token that covers the whole environment (no `siteIds`).
+         */
+        readonly get: operations["listAuditEvents"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
     readonly "/admin/v1/{environment}/stats/exchanges": {
         readonly parameters: {
             readonly query?: never;
@@ -797,6 +820,29 @@ export interface components {
          * @enum {string}
          */
         readonly SessionEndReason: "signed_out" | "signed_out_everywhere" | "user_deleted" | "session_limit" | "site_deleted";
+        readonly AuditEvent: {
+            /** @description The event id in its site's log (the same id as on the feed). */
+            readonly id: string;
+            readonly type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            readonly createdAt: string;
+            readonly environment: components["schemas"]["Environment"];
+            readonly siteId: string | null;
+            /** @description `root`, or the scoped admin token's `tokenId`. */
+            readonly actor: string;
+            readonly clientAddress: string;
+            readonly data: {
+                readonly [key: string]: unknown;
+            };
+        };
+        readonly AuditEventPage: {
+            readonly data: readonly components["schemas"]["AuditEvent"][];
+            readonly nextCursor: string | null;
+            readonly hasMore: boolean;
+        };
         readonly EventPage: {
             readonly data: readonly components["schemas"]["Event"][];
             /** @description The last event's id, or the cursor given when there is nothing new (null without either). */
@@ -3048,6 +3094,42 @@ export interface operations {
                     readonly "application/json": components["schemas"]["SigningKeyList"];
                 };
             };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listAuditEvents: {
+        readonly parameters: {
+            readonly query?: {
+                readonly cursor?: string;
+                /** @description At most this many entries (default 100). */
+                readonly limit?: number;
+            };
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of the audit log. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
             readonly 401: components["responses"]["AdminUnauthorized"];
             readonly 403: components["responses"]["Forbidden"];
             readonly 404: components["responses"]["NotFound"];
