@@ -29,6 +29,8 @@ import { startRedisCluster, type RedisClusterHandle } from '../support/redis-clu
 import { pollUntil } from '../support/poll';
 import { startStallingProxy } from '../support/stalling-proxy';
 import { applyMutations, mutationsArb } from '../security/support/mutations';
+import { decode, ecdsa, fixedSignature, forge, hmac, patch, withPayload } from '../security/support/forge';
+import { generateKeyPairSync } from 'node:crypto';
 
 jest.setTimeout(180_000);
 
@@ -309,7 +311,27 @@ describe.each(stores)('local verification against a gateway process on %s', (_na
       outcomes.add(local.isAuthenticated ? 'verified' : local.reason);
       return local;
     };
-    for (const token of [...genuine, 'nope', '', 'a.b.c', 'vg_sandbox_test_verified']) {
+    // Every refusal path of the token check, forged: the local check must give the gateway's reason.
+    const { header, payload } = decode(s.ada);
+    const attacker = ecdsa(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const nowS = Math.floor(Date.now() / 1000);
+    const forged = [
+      forge(header, payload, attacker), // another key, our kid
+      forge(patch(header, { jku: 'https://evil.test/jwks' }), payload, attacker),
+      forge(patch(header, { jwk: { kty: 'EC' } }), payload, attacker),
+      forge(patch(header, { crit: ['exp'] }), payload, attacker),
+      forge(patch(header, { alg: 'none' }), payload, fixedSignature(Buffer.alloc(0))),
+      forge(patch(header, { alg: 'HS256' }), payload, hmac('HS256', '')),
+      forge(patch(header, { kid: undefined }), payload, attacker),
+      forge(patch(header, { kid: 'sandbox_abc' }), payload, attacker),
+      forge(patch(header, { kid: 'live_unknown' }), payload, attacker),
+      forge(header, patch(payload, { env: 'sandbox' }), attacker),
+      withPayload(s.ada, patch(payload, { exp: nowS - 60, iat: nowS - 360 })),
+      withPayload(s.ada, patch(payload, { aud: 'site_other' })),
+      `${s.ada.split('.').slice(0, 2).join('.')}.`,
+      `${s.ada}=`,
+    ];
+    for (const token of [...genuine, ...forged, 'nope', '', 'a.b.c', 'vg_sandbox_test_verified']) {
       await same(token);
       await same(token, 'reports');
     }

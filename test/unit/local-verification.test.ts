@@ -260,3 +260,31 @@ describe('EventStream', () => {
     }
   });
 });
+
+describe('Jwks', () => {
+  it('fetches again for an unknown kid at most once per interval, however many bad tokens arrive', async () => {
+    const { Jwks } = await import('../../packages/node/src/local/jwks');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    let fetches = 0;
+    let clock = 1_000_000;
+    const jwks = new Jwks({
+      url: 'http://gateway.test/.well-known/jwks.json',
+      fetch: async () => {
+        fetches++;
+        return new Response(JSON.stringify({ keys: [{ ...jwk, kid: 'live_a', alg: 'ES256', use: 'sig' }, { kty: 'RSA', kid: 'live_rsa', n: 'x', e: 'AQAB' }] }), { status: 200 });
+      },
+      timeoutMs: 1000,
+      refreshIntervalMs: 30_000,
+      now: () => clock,
+    });
+    await jwks.refresh();
+    expect(jwks.key('live_a')).toBeDefined();
+    expect(jwks.key('live_rsa')).toBeUndefined(); // only P-256 EC keys are taken
+    for (let i = 0; i < 1000; i++) await jwks.refreshForUnknownKid();
+    expect(fetches).toBe(1);
+    clock += 30_000;
+    await Promise.all(Array.from({ length: 100 }, () => jwks.refreshForUnknownKid()));
+    expect(fetches).toBe(2);
+  });
+});
