@@ -5,6 +5,8 @@
 //   packages/browser  @verigate/browser  the same, plus dist/verigate.js: one minified IIFE that
 //                                        defines the global `Verigate`, served by the gateway at
 //                                        /sdk/v1/verigate.js
+//   packages/react    @verigate/react    dist/esm + dist/cjs, compiled against @verigate/browser's
+//                                        built package (as customers resolve it), so after it
 //
 // Why tsc twice and not a bundler for the modules: the compiler the project
 // already pins does it, the output is readable unbundled modules that
@@ -15,9 +17,9 @@
 // only the IIFE. Default base URLs are baked into the IIFE from
 // VERIGATE_LIVE_URL and VERIGATE_SANDBOX_URL (build-time environment variables).
 //
-//   node scripts/build-sdk.js [node] [browser] [--if-stale]
+//   node scripts/build-sdk.js [node] [browser] [react] [--if-stale]
 //
-// Without names, both. --if-stale skips a package whose build is newer than
+// Without names, all three. --if-stale skips a package whose build is newer than
 // its sources (npm test's pretest and npm pack's prepack use it). A build is
 // written next to dist/ and swapped in by renames, so a gateway or test
 // reading dist/ meanwhile sees the old build or the new one, never half.
@@ -29,7 +31,7 @@ const { join, resolve } = require('node:path');
 
 const root = resolve(__dirname, '..');
 const tsc = require.resolve('typescript/bin/tsc');
-const PACKAGES = ['node', 'browser'];
+const PACKAGES = ['node', 'browser', 'react'];
 const STAMP = '.build-stamp';
 
 function baseUrl(name, fallback) {
@@ -141,12 +143,17 @@ async function main() {
   const names = args.filter((a) => !a.startsWith('--'));
   for (const name of names) {
     if (!PACKAGES.includes(name)) {
-      console.error(`build-sdk: unknown package ${JSON.stringify(name)} (expected ${PACKAGES.join(' or ')})`);
+      console.error(`build-sdk: unknown package ${JSON.stringify(name)} (expected ${PACKAGES.join(', ')})`);
       process.exit(2);
     }
   }
   const wanted = (names.length > 0 ? names : PACKAGES).filter((name) => !(ifStale && isFresh(name, join(root, 'packages', name))));
-  await Promise.all(wanted.map(buildPackage));
+  await Promise.all(wanted.filter((name) => name !== 'react').map(buildPackage));
+  if (wanted.includes('react')) {
+    // @verigate/react's build resolves @verigate/browser to its dist/ (its types): that must exist first.
+    if (!fs.existsSync(join(root, 'packages/browser/dist/esm/index.d.ts'))) await buildPackage('browser');
+    await buildPackage('react');
+  }
 }
 
 main().catch((err) => {

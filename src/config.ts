@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { inspect } from 'node:util';
+import ipaddr from 'ipaddr.js';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 
 /** Pino log levels accepted by `LOG_LEVEL`. */
@@ -49,32 +51,47 @@ export type StoreConfig =
    */
   | { readonly kind: 'cluster'; readonly clusters: { readonly live: ClusterTarget | null; readonly sandbox: ClusterTarget | null } };
 
-/**
- * Rate limits, each a count per minute (SPEC §7). The remaining limits of
- * §7 join this object as they are built.
- */
+/** Rate limits, each a count per minute (SPEC §7), each overridable by its variable. */
 export interface RateLimitConfig {
   /** Sign-in attempts per client address (`RATE_LIMIT_SIGN_IN_PER_ADDRESS`, default 60). */
   readonly signInPerAddress: number;
   /**
-   * Sign-in attempts per site, counting every attempt
-   * (`RATE_LIMIT_SIGN_IN_PER_SITE`, default 6000). SPEC §7's refused
-   * sign-ins per site (`RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE`) will replace it.
+   * Refused sign-ins per site (`RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE`,
+   * default 600): only refusals count, and a valid identity token is never
+   * refused because of them.
    */
-  readonly signInPerSite: number;
+  readonly signInFailuresPerSite: number;
+  /** Session reads, sign-outs and token mints per client address (`RATE_LIMIT_SESSION_PER_ADDRESS`, default 600). */
+  readonly sessionPerAddress: number;
   /** Refused API keys per client address (`RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS`, default 100). */
   readonly failedApiKeysPerAddress: number;
   /** Exchanges per API key, counted per instance (`RATE_LIMIT_EXCHANGE_PER_API_KEY`, default 200000). */
   readonly exchangePerApiKey: number;
+  /** Refused admin tokens per client address, on the admin listener (`RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS`, default 20). */
+  readonly adminFailuresPerAddress: number;
 }
 
-/** Defaults of {@link RateLimitConfig}. */
+/** Defaults of {@link RateLimitConfig} (SPEC §7's table). */
 export const DEFAULT_RATE_LIMITS: RateLimitConfig = {
   signInPerAddress: 60,
-  signInPerSite: 6000,
+  signInFailuresPerSite: 600,
+  sessionPerAddress: 600,
   failedApiKeysPerAddress: 100,
   exchangePerApiKey: 200_000,
+  adminFailuresPerAddress: 20,
 };
+
+/**
+ * Which peers may name the client in `X-Forwarded-For` (`TRUST_PROXY`,
+ * SPEC §7), with proxy-addr's semantics (as Express's `trust proxy`):
+ * `none` (the TCP peer is the client), a hop count, or a list of
+ * addresses, CIDR ranges and the words `loopback`, `linklocal`,
+ * `uniquelocal`. Never "trust everyone".
+ */
+export type TrustProxy =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'hops'; readonly hops: number }
+  | { readonly kind: 'list'; readonly entries: readonly string[] };
 
 /**
  * The validated, deep-frozen process configuration. Built once by
@@ -115,6 +132,8 @@ export interface Config {
   readonly rateLimits: RateLimitConfig;
   /** How long events are kept and their ids accepted as cursors (`EVENT_RETENTION_HOURS`, default 72). */
   readonly eventRetentionHours: number;
+  /** Who may name the client in `X-Forwarded-For` (`TRUST_PROXY`, default none). */
+  readonly trustProxy: TrustProxy;
 }
 
 /**
@@ -168,6 +187,20 @@ function integerVariable(name: string, fallback: number, min: number, max: numbe
 /** A count per minute. */
 function rateLimitVariable(name: string, fallback: number) {
   return integerVariable(name, fallback, 1, 100_000_000, ' (a count per minute)');
+}
+
+/**
+ * Whether `host` (an `ADMIN_HOST`) binds loopback only: `localhost`,
+ * `127.0.0.0/8`, `::1`. Anything else exposes the admin listener to a
+ * network, which start-up warns about (SPEC §7).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost') return true;
+  if (isIP(bare) === 0) return false;
+  const address = ipaddr.parse(bare);
+  const v4 = address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() ? (address as ipaddr.IPv6).toIPv4Address() : address;
+  return v4.range() === 'loopback';
 }
 
 /** RFC 1123 host name, loosely: labels of letters, digits and hyphens. */
@@ -302,6 +335,36 @@ const clusterNodesVariable = (name: string) => raw.transform((v, ctx): ClusterTa
   };
 });
 
+const TRUST_PROXY_FORM =
+  'false, a hop count (1, 2, ...), or a comma-separated list of IP addresses, CIDR ranges and the words loopback, linklocal, uniquelocal';
+
+const trustProxyVariable = raw.transform((v, ctx): TrustProxy => {
+  if (v === undefined || v.toLowerCase() === 'false') return { kind: 'none' };
+  if (v.toLowerCase() === 'true') {
+    ctx.addIssue(
+      'TRUST_PROXY=true is refused: it would let any client choose its own address (and its rate-limit bucket). ' +
+        'Name the proxies instead: a hop count (1 behind one load balancer) or their addresses/CIDR ranges',
+    );
+    return z.NEVER;
+  }
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops >= 1 && hops <= 32) return { kind: 'hops', hops };
+    if (hops === 0) return { kind: 'none' };
+    ctx.addIssue(`TRUST_PROXY must be ${TRUST_PROXY_FORM}; a hop count is at most 32, got ${shown(v)}`);
+    return z.NEVER;
+  }
+  const entries = v.split(',').map((e) => e.trim());
+  try {
+    if (entries.some((e) => e === '')) throw new TypeError('empty entry');
+    proxyAddr.compile(entries);
+  } catch {
+    ctx.addIssue(`TRUST_PROXY must be ${TRUST_PROXY_FORM}, got ${shown(v)}`);
+    return z.NEVER;
+  }
+  return { kind: 'list', entries };
+});
+
 const masterKeyVariable = raw.transform((v, ctx): Buffer | undefined => {
   if (v === undefined) return undefined;
   // Node's base64 decoder skips characters it does not know, so check the
@@ -358,12 +421,21 @@ const variables = {
   WORKERS: integerVariable('WORKERS', 1, 1, 1024),
   EVENT_RETENTION_HOURS: integerVariable('EVENT_RETENTION_HOURS', 72, 1, 24 * 90, ' (hours)'),
   RATE_LIMIT_SIGN_IN_PER_ADDRESS: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_ADDRESS', DEFAULT_RATE_LIMITS.signInPerAddress),
-  RATE_LIMIT_SIGN_IN_PER_SITE: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_SITE', DEFAULT_RATE_LIMITS.signInPerSite),
+  RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE: rateLimitVariable(
+    'RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE',
+    DEFAULT_RATE_LIMITS.signInFailuresPerSite,
+  ),
+  RATE_LIMIT_SESSION_PER_ADDRESS: rateLimitVariable('RATE_LIMIT_SESSION_PER_ADDRESS', DEFAULT_RATE_LIMITS.sessionPerAddress),
   RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: rateLimitVariable(
     'RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS',
     DEFAULT_RATE_LIMITS.failedApiKeysPerAddress,
   ),
   RATE_LIMIT_EXCHANGE_PER_API_KEY: rateLimitVariable('RATE_LIMIT_EXCHANGE_PER_API_KEY', DEFAULT_RATE_LIMITS.exchangePerApiKey),
+  RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: rateLimitVariable(
+    'RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS',
+    DEFAULT_RATE_LIMITS.adminFailuresPerAddress,
+  ),
+  TRUST_PROXY: trustProxyVariable,
 };
 
 type VariableName = keyof typeof variables;
@@ -421,6 +493,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       'VERIGATE_ADMIN_TOKEN is required when REDIS_URL or REDIS_CLUSTER_NODES is set (at least 32 characters: openssl rand -base64 32)',
     );
   }
+  if (raw.parse(env.RATE_LIMIT_SIGN_IN_PER_SITE) !== undefined) {
+    problems.push(
+      'RATE_LIMIT_SIGN_IN_PER_SITE is gone: sign-ins per site now count only refusals; set RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE (default 600) instead',
+    );
+  }
   if (!persistent && values.WORKERS !== undefined && values.WORKERS > 1) {
     problems.push('WORKERS must be 1 on the embedded store (each worker would have its own data); set REDIS_URL to run more');
   }
@@ -451,11 +528,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : 1,
     rateLimits: {
       signInPerAddress: values.RATE_LIMIT_SIGN_IN_PER_ADDRESS as number,
-      signInPerSite: values.RATE_LIMIT_SIGN_IN_PER_SITE as number,
+      signInFailuresPerSite: values.RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE as number,
+      sessionPerAddress: values.RATE_LIMIT_SESSION_PER_ADDRESS as number,
       failedApiKeysPerAddress: values.RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS as number,
       exchangePerApiKey: values.RATE_LIMIT_EXCHANGE_PER_API_KEY as number,
+      adminFailuresPerAddress: values.RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS as number,
     },
     eventRetentionHours: values.EVENT_RETENTION_HOURS as number,
+    trustProxy: values.TRUST_PROXY as TrustProxy,
   };
   // Logging the config object by mistake must not print the secrets.
   Object.defineProperty(config, 'toJSON', { value: () => redactedConfigSummary(config), enumerable: false });
@@ -586,6 +666,7 @@ export interface ConfigSummary {
   workers: number;
   rateLimits: RateLimitConfig;
   eventRetentionHours: number;
+  trustProxy: TrustProxy;
 }
 
 /**
@@ -631,6 +712,7 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     workers: config.workers,
     rateLimits: { ...config.rateLimits },
     eventRetentionHours: config.eventRetentionHours,
+    trustProxy: config.trustProxy,
   };
 }
 

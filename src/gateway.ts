@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -10,8 +10,9 @@ import { loadConsoleAssets } from './http/console-assets';
 import { systemClock, type Clock } from './domain/clock';
 import { ENVIRONMENTS, type Environment } from './domain/environments';
 import { createAdminListener, createEnvironmentListener, type BuiltListener } from './http/listeners';
+import { clientAddressResolver } from './http/client-address';
 import { Pipeline } from './http/pipeline';
-import { createRateLimits } from './http/rate-limits';
+import { createAdminRateLimit, createRateLimits, type RateLimitName } from './http/rate-limits';
 import { createLogger } from './ops/logger';
 import { createMetrics, type Metrics } from './ops/metrics';
 import type { KvStore } from './store/kv';
@@ -40,6 +41,12 @@ export interface GatewayOptions {
   readonly consoleAssetsDir?: string;
   /** How often each environment's exchange counts go to the store (default 1000 ms). */
   readonly exchangeCountsFlushMs?: number;
+  /**
+   * How long a client has for its request headers, and for the whole
+   * request with its body (SPEC §7: 10 s each, default). Tests shorten them
+   * rather than wait.
+   */
+  readonly httpTimeouts?: { readonly headersMs: number; readonly requestMs: number };
 }
 
 /** A whole gateway, built but not yet listening (see {@link createGateway}). */
@@ -115,6 +122,8 @@ const CONSOLE_DIR = resolve(__dirname, '..', 'dist', 'console');
 const EXCHANGE_COUNTS_FLUSH_MS = 1000;
 /** Longer than any load balancer's idle timeout (AWS ALB: 60 s), so the balancer closes first. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** SPEC §7: headers within 10 s, and the body within 10 s (the whole request, as Node's requestTimeout counts it). */
+const HTTP_TIMEOUTS = { headersMs: 10_000, requestMs: 10_000 } as const;
 
 /**
  * Builds everything one gateway process runs, from `config`: the key-value
@@ -197,9 +206,25 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   const listeners: Partial<Record<Listener, BuiltListener>> = {};
   /** Responses not yet finished, per server: draining must tell them to close their connection. */
   const inFlight = new Map<Server, InFlightResponses>();
-  const serve = (listener: Listener, requestListener: RequestListener): void => {
-    const server = createServer(requestListener);
+  const timeouts = options.httpTimeouts ?? HTTP_TIMEOUTS;
+  const clientAddressOf = clientAddressResolver(config.trustProxy);
+  const rateLimitedLabels = new Map<string, { environment: string; limit: RateLimitName }>();
+  const countRateLimited = (listener: Listener) => (limit: RateLimitName): void => {
+    const key = `${listener}:${limit}`;
+    let labels = rateLimitedLabels.get(key);
+    if (!labels) rateLimitedLabels.set(key, (labels = { environment: listener, limit }));
+    metrics.rateLimited.inc(labels);
+  };
+  const serve = (listener: Listener, built: BuiltListener): void => {
+    const server = createServer({
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: Math.max(timeouts.requestMs, timeouts.headersMs),
+      // How often Node looks for requests past those timeouts (default 30 s: far too coarse for 10 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
+    }, built.requestListener);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    // Node's own refusals (malformed, headers too large, too slow) as problem+json.
+    server.on('clientError', built.pipeline.onClientError);
     // Draining, every response closes its connection: after server.close(),
     // Node keeps a keep-alive connection whose request was in flight open
     // until keepAliveTimeout, which would hold the drain for the whole grace
@@ -227,8 +252,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     const built = createEnvironmentListener({
       domain: domains[env] as Domain,
       health: (records[env] as RecordStores).health,
-      pipeline: new Pipeline(env, listenerLog, metrics),
-      rateLimits: createRateLimits((o) => kv.rateLimiter(o), config.rateLimits),
+      pipeline: new Pipeline(env, listenerLog, metrics, { clientAddressOf }),
+      rateLimits: createRateLimits((o) => kv.rateLimiter(o), config.rateLimits, countRateLimited(env)),
       log: listenerLog,
       metrics,
       openapiYaml,
@@ -236,10 +261,15 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       draining: isDraining,
     });
     listeners[env] = built;
-    serve(env, built.requestListener);
+    serve(env, built);
   }
   if (config.listeners.admin !== null) {
+    const adminStore = environments.length > 0 ? stores[environments[0] as Environment] : undefined;
     const built = createAdminListener({
+      clientAddressOf,
+      ...(adminStore && {
+        adminFailures: createAdminRateLimit((o) => adminStore.rateLimiter(o), config.rateLimits, countRateLimited('admin')),
+      }),
       domains,
       health: environments.map((env) => (records[env] as RecordStores).health),
       access,
@@ -251,7 +281,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       draining: isDraining,
     });
     listeners.admin = built;
-    serve('admin', built.requestListener);
+    serve('admin', built);
   }
 
   const closeServers = (): Promise<void[]> =>

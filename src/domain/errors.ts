@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'api_key_not_found'
   | 'forbidden'
   | 'cursor_expired'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'seat_limit_reached'
   | 'internal_error';
 
 export const ERROR_STATUS = {
@@ -51,6 +54,9 @@ export const ERROR_STATUS = {
   api_key_not_found: 404,
   forbidden: 403,
   cursor_expired: 410,
+  request_timeout: 408,
+  headers_too_large: 431,
+  seat_limit_reached: 409,
   internal_error: 500,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -77,6 +83,9 @@ export const ERROR_TITLES = {
   api_key_not_found: 'API key not found',
   forbidden: 'Outside what this admin token may do',
   cursor_expired: 'The cursor is older than the events kept',
+  request_timeout: 'The request did not arrive in time',
+  headers_too_large: 'The request headers are too large',
+  seat_limit_reached: 'The site has as many users as its maxUsers allows',
   internal_error: 'Internal error',
 } as const satisfies Record<ErrorCode, string>;
 

@@ -1,8 +1,8 @@
 import { createSecretKey } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { epochSeconds } from './clock';
-import type { Attributes, AttributeValue } from './users';
-import { MAX_ATTRIBUTES_BYTES, MAX_USER_ID_LENGTH, attributesSize } from './users';
+import type { AssertedIdentity, Attributes, AttributeValue } from './users';
+import { MAX_ATTRIBUTES_BYTES, MAX_USER_ID_LENGTH, attributesSize, isWellFormedUserId } from './users';
 
 /** Why a customer-signed identity token was refused (the `reason` of `invalid_identity_token`). */
 export type IdentityTokenFailure =
@@ -17,14 +17,7 @@ export type IdentityTokenFailure =
   | 'malformed'
   | 'attributes_too_large';
 
-/** The identity a token asserts, ready to create or update the user. */
-export interface AssertedIdentity {
-  readonly userId: string;
-  /** undefined: the token does not say, so the stored value stays; null clears it. */
-  readonly email: string | null | undefined;
-  readonly name: string | null | undefined;
-  readonly attributes: Attributes;
-}
+export type { AssertedIdentity, SignInRefusal } from './users';
 
 export type IdentityCheck =
   | { readonly ok: true; readonly identity: AssertedIdentity }
@@ -160,10 +153,17 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
       ? (payload.user as Record<string, unknown>)
       : undefined;
   const userId = readUserId(payload, user);
-  if (userId === null) return fail('missing_user_id', 'Put the user id in sub (or userId, id, user.id)');
-  if (userId.length > MAX_USER_ID_LENGTH) return fail('malformed', `The user id must be at most ${MAX_USER_ID_LENGTH} characters`);
+  if (userId !== null && userId.length > MAX_USER_ID_LENGTH) {
+    return fail('malformed', `The user id must be at most ${MAX_USER_ID_LENGTH} characters`);
+  }
+  if (userId !== null && !isWellFormedUserId(userId)) return fail('malformed', 'The user id must be well-formed Unicode (no lone surrogates)');
   const email = readOptionalString('email', payload, user, MAX_EMAIL_LENGTH);
   if (email instanceof Error) return fail('malformed', email.message);
+  // NUL separates an email from the user id in the site's user index; no address holds one.
+  if (typeof email === 'string' && email.includes('\u0000')) return fail('malformed', 'email must not contain the character U+0000');
+  if (userId === null && (typeof email !== 'string' || email === '')) {
+    return fail('missing_user_id', 'Put the user id in sub (or userId, id, user.id), or the email of an existing user in email');
+  }
   const name = readOptionalString('name', payload, user, MAX_NAME_LENGTH);
   if (name instanceof Error) return fail('malformed', name.message);
 
@@ -180,5 +180,7 @@ export async function verifyIdentityToken(token: string, policy: IdentityPolicy)
   if (attributesSize(attributes) > MAX_ATTRIBUTES_BYTES) {
     return fail('attributes_too_large', `The extra claims (attributes) must be at most ${MAX_ATTRIBUTES_BYTES} bytes as JSON`);
   }
-  return { ok: true, identity: { userId, email, name, attributes } };
+  const identity: AssertedIdentity =
+    userId === null ? { userId, email: email as string, name, attributes } : { userId, email, name, attributes };
+  return { ok: true, identity };
 }

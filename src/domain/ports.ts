@@ -95,13 +95,44 @@ export interface UserSearchPage {
   readonly nextCursor: string | null;
 }
 
+/** What `UserStore.saveChanges` must find true at the moment it writes. */
+export interface SaveConditions {
+  /**
+   * Creates a user only while the site has fewer users than this (null or
+   * left out: no limit). Checked in the same atomic step as the create, so
+   * two creates for the last seat never both land. Changes of an existing
+   * user are never refused by it.
+   */
+  readonly maxUsers?: number | null;
+  /**
+   * Changes only an existing user whose email is this one, compared in
+   * lower case, and never creates one (a sign-in by email: the user may
+   * have been renamed or deleted since it was looked up).
+   */
+  readonly existingWithEmail?: string;
+}
+
+/** What `UserStore.saveChanges` did. */
+export type SaveOutcome =
+  | { readonly saved: true; readonly user: UserRecord; readonly created: boolean }
+  /** Nothing written: the site is full (`maxUsers`), or no user matched `existingWithEmail`. */
+  | { readonly saved: false; readonly reason: 'seat_limit_reached' | 'no_such_user' };
+
 /** Users of one environment, each scoped to a site. */
 export interface UserStore {
   find(siteId: string, userId: string): Promise<UserRecord | null>;
   /**
+   * The users whose email equals `email` compared in lower case, at most
+   * `limit`, ordered by user id. Read from an index written in the same
+   * atomic step as each user, so it never names a user deleted or renamed
+   * before the call began.
+   */
+  findByEmail(siteId: string, email: string, limit: number): Promise<UserRecord[]>;
+  /**
    * Creates the user, or applies `changes` to the record as it is at that
    * moment, in one atomic step: a concurrent grant, revoke or sign-in is
-   * never undone by it. `now` becomes `updatedAt` (and `createdAt` of a new user).
+   * never undone by it, and `conditions` are checked in that same step.
+   * `now` becomes `updatedAt` (and `createdAt` of a new user).
    */
   saveChanges(
     siteId: string,
@@ -109,7 +140,8 @@ export interface UserStore {
     changes: UserChanges,
     now: number,
     events: UserEvents,
-  ): Promise<{ readonly user: UserRecord; readonly created: boolean }>;
+    conditions?: SaveConditions,
+  ): Promise<SaveOutcome>;
   /**
    * Grants one product (replacing an earlier grant of the same product), in
    * one atomic step against every other change of the user. Null when there
@@ -128,7 +160,8 @@ export interface UserStore {
   /**
    * Deletes the user and every session of theirs in one step, atomic for
    * readers: no reader ever sees the user gone and a session of theirs
-   * still active, or the other way round.
+   * still active, or the other way round. The user's index entries (email,
+   * seat) go in that step, against the record as it is at that moment.
    */
   deleteWithSessions(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }

@@ -13,6 +13,8 @@ export interface SiteRecord {
   readonly allowedOrigins: readonly string[];
   readonly publishableKey: string;
   readonly maxIdentityTokenAgeSeconds: number;
+  /** Seats: at most this many users (null or absent, as on sites made before seats: no limit). */
+  readonly maxUsers?: number | null;
   readonly identitySecretSealed: string;
   /** The secret replaced by the last rotation, while its grace period runs. */
   readonly previousIdentitySecretSealed: string | null;

@@ -14,8 +14,10 @@ export interface SignInResult {
 
 /**
  * Signs a visitor in with a customer-signed identity token: verify it with
- * the site's identity secret(s), create the user on first sight or update
- * email, name and attributes (never product access), then open a session.
+ * the site's identity secret(s), create the user on first sight (within the
+ * site's seats) or update email, name and attributes (never product
+ * access), or find the existing user by email when the token has no id;
+ * then open a session.
  */
 export async function signInWithIdentityToken(
   deps: { sites: Sites; users: Users; sessions: Sessions; clock: Clock },
@@ -29,8 +31,17 @@ export async function signInWithIdentityToken(
     now: deps.clock.now(),
   });
   if (!check.ok) throw new VerigateError('invalid_identity_token', check.detail, { reason: check.reason });
-  const { userId, email, name, attributes } = check.identity;
-  const { user } = await deps.users.upsertUser(site.siteId, userId, { email, name, attributes });
-  const { session, sessionToken } = await deps.sessions.createSessionForKnownUser(site.siteId, userId);
+  const user = await deps.users.signInUser(site, check.identity);
+  if (user === 'unknown_user') {
+    throw new VerigateError('invalid_identity_token', 'The site has no user, or more than one, with the email of this token', {
+      reason: 'unknown_user',
+    });
+  }
+  if (user === 'seat_limit_reached') {
+    throw new VerigateError('invalid_identity_token', 'The site has as many users as its maxUsers allows; existing users can still sign in', {
+      reason: 'seat_limit_reached',
+    });
+  }
+  const { session, sessionToken } = await deps.sessions.createSessionForKnownUser(site.siteId, user.userId);
   return { site, user, session, sessionToken };
 }

@@ -10,6 +10,8 @@ export type { SiteRecord } from './records';
 
 export const DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS = 3600;
 export const MAX_IDENTITY_TOKEN_AGE_SECONDS = 7 * 24 * 3600;
+/** The largest `maxUsers` a site may be given (a bound on input, not a product limit). */
+export const MAX_SITE_USERS = 1_000_000_000;
 
 /** What admins see; no secret. */
 export interface SiteView {
@@ -19,6 +21,8 @@ export interface SiteView {
   allowedOrigins: string[];
   publishableKey: string;
   maxIdentityTokenAgeSeconds: number;
+  /** Seats: at most this many users; null for no limit. */
+  maxUsers: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -27,6 +31,8 @@ export interface SiteInput {
   name: string;
   allowedOrigins?: string[] | undefined;
   maxIdentityTokenAgeSeconds?: number | undefined;
+  /** null: no limit (the default). */
+  maxUsers?: number | null | undefined;
 }
 
 export interface IdentitySecrets {
@@ -70,6 +76,7 @@ export class Sites {
       allowedOrigins: [...site.allowedOrigins],
       publishableKey: site.publishableKey,
       maxIdentityTokenAgeSeconds: site.maxIdentityTokenAgeSeconds,
+      maxUsers: site.maxUsers ?? null,
       createdAt: iso(site.createdAt),
       updatedAt: iso(site.updatedAt),
     };
@@ -87,6 +94,7 @@ export class Sites {
       allowedOrigins,
       publishableKey: generateCredential(this.ctx.environment, 'pk'),
       maxIdentityTokenAgeSeconds: input.maxIdentityTokenAgeSeconds ?? DEFAULT_MAX_IDENTITY_TOKEN_AGE_SECONDS,
+      maxUsers: input.maxUsers ?? null,
       identitySecretSealed: this.sealSecret(siteId, identitySecret),
       previousIdentitySecretSealed: null,
       previousIdentitySecretValidUntil: null,
@@ -148,6 +156,8 @@ export class Sites {
       ...(patch.maxIdentityTokenAgeSeconds !== undefined && {
         maxIdentityTokenAgeSeconds: patch.maxIdentityTokenAgeSeconds,
       }),
+      // Lowering it below the users the site has refuses new users only; none is removed.
+      ...(patch.maxUsers !== undefined && { maxUsers: patch.maxUsers }),
       updatedAt: this.ctx.clock.now(),
     };
     await this.store.update(updated, [this.ctx.events(cause)('site.updated', siteId, { ...this.view(updated) })]);

@@ -4,12 +4,22 @@ import type { DomainContext } from './context';
 import type { UserEvents, UserStore } from './ports';
 import { sessionsEnded, type ChangeCause, type NewEvent } from './events';
 import type { Attributes, ProductAccess, UserChanges, UserRecord } from './records';
-import type { Sites } from './sites';
+import type { SiteRecord, Sites } from './sites';
 
 export type { AttributeValue, Attributes, ProductAccess, UserChanges, UserRecord } from './records';
 
 export const MAX_ATTRIBUTES_BYTES = 4096;
 export const MAX_USER_ID_LENGTH = 256;
+
+/**
+ * A user id must be well-formed Unicode (SPEC §7): no lone surrogate, which
+ * JSON escapes (`"\ud800"`) can smuggle in but UTF-8 cannot carry, so it
+ * could not be stored, compared or sent back as the same id.
+ */
+export function isWellFormedUserId(userId: string): boolean {
+  // String.prototype.isWellFormed (Node 20) is ES2024; the project's lib is ES2023.
+  return (userId as string & { isWellFormed(): boolean }).isWellFormed();
+}
 
 export interface ProductAccessView {
   productId: string;
@@ -25,6 +35,33 @@ export interface UserView {
   createdAt: string;
   updatedAt: string;
 }
+
+interface AssertedProfile {
+  readonly name: string | null | undefined;
+  readonly attributes: Attributes;
+}
+
+/**
+ * The identity a customer-signed token asserts (src/domain/identity-tokens.ts
+ * reads it), ready to create or update the user: by id (created on first
+ * sight), or, with no id, by the email of an existing user (SPEC §14: the
+ * habit of widget vendors that sign users in by email).
+ */
+export type AssertedIdentity =
+  | (AssertedProfile & {
+      readonly userId: string;
+      /** undefined: the token does not say, so the stored value stays; null clears it. */
+      readonly email: string | null | undefined;
+    })
+  | (AssertedProfile & { readonly userId: null; readonly email: string });
+
+/**
+ * Why a sign-in with a valid identity token is refused all the same (a
+ * `reason` of `invalid_identity_token`): the token names by email a user
+ * the site does not have exactly one of, or it would create a user past
+ * the site's `maxUsers`.
+ */
+export type SignInRefusal = 'unknown_user' | 'seat_limit_reached';
 
 /** Users a search answers at most per page, and by default. */
 export const MAX_USER_SEARCH_LIMIT = 100;
@@ -84,7 +121,8 @@ export class Users {
   /**
    * Creates the user or changes the given fields; fields left out keep their
    * value. One atomic step of the store: a grant, a revoke or a sign-in at
-   * the same moment is never undone. Returns whether it was created.
+   * the same moment is never undone, and a new user past the site's
+   * `maxUsers` is refused (409 `seat_limit_reached`). Returns whether it was created.
    */
   /**
    * A user change's events: `user.created` or `user.updated` (only when the
@@ -116,13 +154,49 @@ export class Users {
     changes: UserChanges,
     cause?: ChangeCause,
   ): Promise<{ user: UserRecord; created: boolean }> {
-    await this.sites.getSite(siteId);
+    const site = await this.sites.getSite(siteId);
     if (changes.attributes && attributesSize(changes.attributes) > MAX_ATTRIBUTES_BYTES) {
       throw new VerigateError('invalid_request', `attributes must be at most ${MAX_ATTRIBUTES_BYTES} bytes as JSON`, {
         errors: [{ path: 'attributes', message: `larger than ${MAX_ATTRIBUTES_BYTES} bytes` }],
       });
     }
-    return this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now(), this.userEvents(siteId, cause));
+    const outcome = await this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now(), this.userEvents(siteId, cause), {
+      maxUsers: site.maxUsers ?? null,
+    });
+    if (!outcome.saved) {
+      throw new VerigateError(
+        'seat_limit_reached',
+        `Site ${siteId} has its maxUsers (${site.maxUsers ?? 'none'}) users; delete one or raise maxUsers to add ${JSON.stringify(userId)}`,
+      );
+    }
+    return { user: outcome.user, created: outcome.created };
+  }
+
+  /**
+   * The user a sign-in asserts, created or updated from the token (never
+   * product access), or the reason it is refused: by id, created on first
+   * sight unless the site is full (`seat_limit_reached`; users it has keep
+   * signing in); by email alone, the site's one existing user with that
+   * email, compared case-insensitively (`unknown_user` for none or more
+   * than one, or when that user is renamed or deleted before the update).
+   */
+  async signInUser(site: SiteRecord, identity: AssertedIdentity): Promise<UserRecord | SignInRefusal> {
+    const now = this.ctx.clock.now();
+    const { email, name, attributes } = identity;
+    if (identity.userId !== null) {
+      const outcome = await this.store.saveChanges(site.siteId, identity.userId, { email, name, attributes }, now, this.userEvents(site.siteId, undefined), {
+        maxUsers: site.maxUsers ?? null,
+      });
+      return outcome.saved ? outcome.user : 'seat_limit_reached';
+    }
+    // Two are enough to tell one from several.
+    const matches = await this.store.findByEmail(site.siteId, identity.email, 2);
+    const [match] = matches;
+    if (match === undefined || matches.length > 1) return 'unknown_user';
+    const outcome = await this.store.saveChanges(site.siteId, match.userId, { email, name, attributes }, now, this.userEvents(site.siteId, undefined), {
+      existingWithEmail: identity.email,
+    });
+    return outcome.saved ? outcome.user : 'unknown_user';
   }
 
   /** A grant that has already run out is refused, never stored as if it meant something. */

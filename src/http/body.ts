@@ -7,17 +7,25 @@ export const DEFAULT_BODY_LIMIT = 16 * 1024;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
+ * `payload_too_large`, answered with `Connection: close` (SPEC §7): Node
+ * closes the connection once the answer is out, so the rest of the body is
+ * never read (keeping the connection would mean reading it all, to find the
+ * next request).
+ */
+function tooLarge(limit: number): VerigateError {
+  return new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`, undefined, { Connection: 'close' });
+}
+
+/**
  * Reads a JSON body: `unsupported_media_type` unless the type is JSON,
- * `payload_too_large` past `limit` bytes (counted as they arrive, so a large
- * body is cut off, not buffered), `invalid_json` when it does not parse.
+ * `payload_too_large` past `limit` bytes (declared, or counted as they
+ * arrive: a large body is cut off, not buffered, and its connection
+ * closed), `invalid_json` when it does not parse.
  * An empty body reads as `undefined`. Lean on purpose: this runs on the hot path.
  */
 export async function readJsonBody(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT): Promise<unknown> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    req.resume();
-    throw new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`);
-  }
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   const hasBody = declared !== undefined ? Number(declared) > 0 : req.headers['transfer-encoding'] !== undefined;
   if (!hasBody) return undefined;
   const type = req.headers['content-type'];
@@ -41,6 +49,11 @@ export async function readJsonBody(req: IncomingMessage, limit = DEFAULT_BODY_LI
  */
 function readText(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    // The client may have gone before we got here (a limit or a lookup came first).
+    if (req.destroyed && !req.complete) {
+      reject(clientGone());
+      return;
+    }
     let settled = false;
     let first: Buffer | undefined;
     let rest: Buffer[] | undefined;
@@ -50,9 +63,9 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
       size += chunk.length;
       if (size > limit) {
         settled = true;
-        // Keep the stream flowing to its end, so the connection can answer; nothing more is kept.
-        req.resume();
-        reject(new VerigateError('payload_too_large', `The body must be at most ${limit} bytes`));
+        // Read no more: the answer closes the connection (tooLarge).
+        req.pause();
+        reject(tooLarge(limit));
       } else if (first === undefined) {
         first = chunk;
       } else {
@@ -62,16 +75,27 @@ function readText(req: IncomingMessage, limit: number): Promise<string> {
     req.on('end', () => {
       if (settled) return;
       settled = true;
-      resolve(rest ? Buffer.concat(rest).toString('utf8') : first ? first.toString('utf8') : '');
+      if (!req.complete) reject(clientGone());
+      else resolve(rest ? Buffer.concat(rest).toString('utf8') : first ? first.toString('utf8') : '');
     });
-    // A client that goes away mid-body makes the request emit 'error' ("aborted").
-    // The listener stays until the request is gone: an 'error' after we are done must still find one.
+    // A client that goes away mid-body makes the request emit 'error' ("aborted"), or only 'close'.
+    // The listeners stay until the request is gone: an 'error' after we are done must still find one.
     req.on('error', (err: Error) => {
       if (settled) return;
       settled = true;
       reject(err);
     });
+    req.on('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(clientGone());
+    });
   });
+}
+
+/** The client closed the connection before its body was complete (the pipeline logs it as such, not as an error). */
+function clientGone(): Error {
+  return Object.assign(new Error('the client closed the connection before the body was complete'), { code: 'ECONNRESET' });
 }
 
 /** Validates a parsed body; failures list each problem with its path. */

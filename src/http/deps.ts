@@ -4,9 +4,10 @@ import type { AdminAccess } from '../domain/admin-access';
 import type { Environment } from '../domain/environments';
 import type { StoreHealth } from '../domain/ports';
 import type { Metrics } from '../ops/metrics';
+import type { ClientAddressOf } from './client-address';
 import type { ConsoleAssets } from './console-assets';
 import type { Pipeline } from './pipeline';
-import type { RateLimits } from './rate-limits';
+import type { RateLimit, RateLimits } from './rate-limits';
 
 /** What the handlers of one environment listener work with. */
 export interface EnvironmentDeps {
@@ -43,4 +44,8 @@ export interface AdminDeps {
   readonly metrics: Metrics;
   readonly openapiYaml: string;
   readonly draining: () => boolean;
+  /** Settles each request's client address (TRUST_PROXY), as on the environment listeners. */
+  readonly clientAddressOf?: ClientAddressOf;
+  /** Refused admin tokens per client address (RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS); none when this process has no store. */
+  readonly adminFailures?: RateLimit;
 }

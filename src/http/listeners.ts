@@ -24,6 +24,7 @@ export interface BuiltListener {
  * runs too); routes carry what is particular to them.
  */
 function expressApp(pipeline: Pipeline, routes: readonly Route[], guard?: Parameters<typeof mountRoutes>[2]): Express {
+  const audit: Parameters<typeof mountRoutes>[3] = (res, entry) => pipeline.audit(res, entry);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -31,7 +32,7 @@ function expressApp(pipeline: Pipeline, routes: readonly Route[], guard?: Parame
   app.set('case sensitive routing', true);
   app.set('strict routing', true);
   for (const step of pipeline.expressMiddleware) app.use(step);
-  mountRoutes(app, routes, guard);
+  mountRoutes(app, routes, guard, audit);
   app.use(pipeline.expressErrorHandler);
   return app;
 }
@@ -56,8 +57,8 @@ export function createEnvironmentListener(deps: EnvironmentDeps): BuiltListener 
 
 /** The admin listener: both environments, behind the admin token; Express only. */
 export function createAdminListener(deps: AdminDeps): BuiltListener {
-  const pipeline = new Pipeline('admin', deps.log, deps.metrics);
+  const pipeline = new Pipeline('admin', deps.log, deps.metrics, deps.clientAddressOf ? { clientAddressOf: deps.clientAddressOf } : {});
   const routes = adminRoutes(deps);
-  const app = expressApp(pipeline, routes, adminAuth(deps.access));
+  const app = expressApp(pipeline, routes, adminAuth(deps.access, deps.adminFailures));
   return { requestListener: app, pipeline, app, routes };
 }

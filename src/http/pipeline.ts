@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { VerigateError, type ErrorCode } from '../domain/errors';
 import { UNMATCHED_ROUTE, type Metrics } from '../ops/metrics';
+import { addressKey, clientAddressResolver, type ClientAddressOf } from './client-address';
 import { problemBody, toVerigateError } from './problem';
 import { helmetDefaultHeaders } from './security-headers';
 
@@ -22,11 +24,17 @@ export interface RequestState {
   /** The caller's `X-Request-Id` when it is sane, else a fresh UUID; echoed on the response. */
   readonly requestId: string;
   /**
-   * The client's address, settled once when the request begins: every limit
-   * and log line uses this one value. (Today the TCP peer; TRUST_PROXY, SPEC
-   * §7, will decide it here.)
+   * The client's address, settled once, synchronously, when the request
+   * begins (TRUST_PROXY, SPEC §7: client-address.ts): every limit and log
+   * line uses this one value. Logged in full.
    */
   readonly clientAddress: string;
+  /** {@link clientAddress} as the per-address limits count it: IPv6 by its /64. */
+  readonly addressKey: string;
+  /** The site the request turned out to concern, once known (logged with a refusal). */
+  siteId: string | undefined;
+  /** The `reason` of a refused identity token or similar, once known (logged with a refusal). */
+  reason: string | undefined;
   /** performance.now() at the start. */
   readonly startedAt: number;
   /** The route pattern once routed (metrics and logs never see a raw URL), else `unmatched`. */
@@ -87,13 +95,18 @@ export class Pipeline {
   /** The 'finish' listener of every response: one function for all, `this` is the response. */
   private readonly onFinish: (this: ServerResponse) => void;
 
+  /** Settles the client address of a request (TRUST_PROXY). */
+  private readonly clientAddressOf: ClientAddressOf;
+
   constructor(
     /** `live`, `sandbox` or `admin`: the `environment` label of the metrics. */
     readonly listener: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    securityHeaders: readonly (readonly [string, string])[] = helmetDefaultHeaders(),
+    options: PipelineOptions = {},
   ) {
+    const securityHeaders = options.securityHeaders ?? helmetDefaultHeaders();
+    this.clientAddressOf = options.clientAddressOf ?? clientAddressResolver({ kind: 'none' });
     this.securityHeaderPairs = securityHeaders;
     this.securityHeaders = securityHeaders.flat();
     const pipeline = this;
@@ -110,7 +123,13 @@ export class Pipeline {
     this.expressErrorHandler = function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
       pipeline.fail(res, err);
     };
+    this.onClientError = function onClientError(err: Error & { code?: string }, socket: Socket): void {
+      pipeline.clientError(err, socket);
+    };
   }
+
+  /** The server's 'clientError' listener: Node's own refusals as problem+json (see {@link clientError}). */
+  readonly onClientError: (err: Error & { code?: string }, socket: Socket) => void;
 
   /**
    * The first steps: request id, client address, the clock; and on
@@ -118,9 +137,13 @@ export class Pipeline {
    */
   begin(req: IncomingMessage, res: ServerResponse, route: string = UNMATCHED_ROUTE): RequestState {
     const incoming = req.headers['x-request-id'];
+    const clientAddress = this.clientAddressOf(req);
     const state: RequestState = {
       requestId: typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID(),
-      clientAddress: req.socket.remoteAddress ?? 'unknown',
+      clientAddress,
+      addressKey: addressKey(clientAddress),
+      siteId: undefined,
+      reason: undefined,
       startedAt: performance.now(),
       route,
       errorCode: undefined,
@@ -172,8 +195,18 @@ export class Pipeline {
    */
   fail(res: ServerResponse, err: unknown): void {
     const state = requestState(res);
+    // Already answered (Node's request timeout answered it, below): a late rejection of the handler adds nothing.
+    if (res.writableEnded) return;
+    if (isClientGone(res, err)) {
+      // The client went away (aborted mid-body, closed the connection): nobody to answer, nothing went wrong here.
+      this.log.info({ requestId: state.requestId, clientAddress: state.clientAddress, route: state.route }, 'client closed the request');
+      res.destroy();
+      return;
+    }
     const problem = err instanceof VerigateError ? err : (fromExpressError(err) ?? toVerigateError(err));
     state.errorCode = problem.code;
+    const reason = problem.extra?.reason;
+    if (typeof reason === 'string') state.reason = reason;
     if (problem.code === 'internal_error') {
       this.log.error({ requestId: state.requestId, err }, 'unhandled error');
     } else if (problem.code === 'store_unavailable') {
@@ -187,6 +220,28 @@ export class Pipeline {
     if (problem.headers) for (const name in problem.headers) extra.push(name, problem.headers[name] as string);
     extra.push('Cache-Control', NO_STORE);
     this.send(res, problem.status, PROBLEM_TYPE, JSON.stringify(problemBody(problem, state.requestId)), extra);
+  }
+
+  /**
+   * One audit line (SPEC §8), at `info`: `"audit": true`, the action, the
+   * actor, the client address, the environment and the ids — never a
+   * secret (audit.ts copies ids only).
+   */
+  audit(res: ServerResponse, entry: AuditEntry): void {
+    const state = requestState(res);
+    this.log.info(
+      {
+        audit: true,
+        action: entry.action,
+        actor: entry.actor,
+        clientAddress: state.clientAddress,
+        environment: entry.environment,
+        requestId: state.requestId,
+        ...entry.ids,
+        ...(entry.created && { created: entry.created }),
+      },
+      'audit',
+    );
   }
 
   /** Label objects by route, method and status, made once: metrics are counted on every request. */
@@ -229,17 +284,120 @@ export class Pipeline {
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (log.isLevelEnabled(level)) {
       // Only the route pattern: never headers, bodies or query strings (they may carry secrets).
+      const origin = status >= 400 ? res.req.headers.origin : undefined;
       log[level](
         {
           requestId: state.requestId,
+          clientAddress: state.clientAddress,
           method,
           route: state.route,
           status,
           ms: Math.round(seconds * 1e4) / 10,
           ...(state.errorCode !== undefined && { code: state.errorCode }),
+          ...(state.siteId !== undefined && { siteId: state.siteId }),
+          ...(state.reason !== undefined && { reason: state.reason }),
+          ...(typeof origin === 'string' && { origin: origin.slice(0, 256) }),
         },
         'request',
       );
     }
   }
+
+  /**
+   * Node's own refusals, before a request reaches us or while its body is
+   * still coming (the server's 'clientError'): a malformed request 400
+   * `invalid_request`, headers too large 431 `headers_too_large`, headers
+   * or the whole request too slow 408 `request_timeout` — each
+   * problem+json, then the connection closed. A request already being
+   * answered goes through {@link fail} (its id, its log line); otherwise
+   * the answer is written raw on the socket and logged here. A client
+   * that reset the connection gets nothing.
+   */
+  clientError(err: Error & { code?: string }, socket: Socket): void {
+    const problem = nodeRefusal(err);
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (problem === null || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const state = pending ? (pending as StatefulResponse)[STATE] : undefined;
+    if (pending && state && !pending.headersSent) {
+      this.fail(pending, problem);
+      return;
+    }
+    if (pending?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const requestId = randomUUID();
+    const body = JSON.stringify(problemBody(problem, requestId));
+    const head = [`HTTP/1.1 ${problem.status} ${STATUS_TEXT[problem.status] ?? 'Error'}`];
+    for (const [name, value] of this.securityHeaderPairs) head.push(`${name}: ${value}`);
+    head.push(
+      `X-Request-Id: ${requestId}`,
+      `Content-Type: ${PROBLEM_TYPE}`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `Cache-Control: ${NO_STORE}`,
+      'Connection: close',
+    );
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+    const clientAddress = unmappedPeer(socket);
+    this.metrics.httpRequests.inc({ environment: this.listener, route: UNMATCHED_ROUTE, method: 'unknown', status: String(problem.status) });
+    this.log.info({ requestId, clientAddress, status: problem.status, code: problem.code, cause: err.code }, 'request refused by the HTTP parser');
+  }
+}
+
+/** One audit line's fields, as audit.ts's step hands them to {@link Pipeline.audit}. */
+export interface AuditEntry {
+  readonly action: string;
+  /** `root`, or the scoped admin token's tokenId. */
+  readonly actor: string;
+  /** The environment the path names; null for what spans both (admin tokens). */
+  readonly environment: string | null;
+  /** Ids named in the path (`siteId`, `userId`, `keyId`, `productId`, `tokenId`, …). */
+  readonly ids: Readonly<Record<string, string>>;
+  /** Ids the call made, read from its answer (`siteId`, `keyId`, `sessionId`, `kid`, `tokenId`, …). */
+  readonly created: Readonly<Record<string, string>> | undefined;
+}
+
+/** What {@link Pipeline} is built with, besides its listener, logger and metrics. */
+export interface PipelineOptions {
+  /** Settles each request's client address (default: the TCP peer; TRUST_PROXY decides it: client-address.ts). */
+  readonly clientAddressOf?: ClientAddressOf;
+  /** The security headers of every response (default: helmet's). */
+  readonly securityHeaders?: readonly (readonly [string, string])[];
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** The socket's peer, `::ffff:` dropped (a raw refusal has no request to apply TRUST_PROXY to). */
+function unmappedPeer(socket: Socket): string {
+  const peer = socket.remoteAddress ?? 'unknown';
+  return peer.startsWith('::ffff:') && peer.includes('.') ? peer.slice(7) : peer;
+}
+
+/** Node's http parser and timeout errors as our problems; null for a connection the client broke. */
+function nodeRefusal(err: Error & { code?: string }): VerigateError | null {
+  switch (err.code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+    // The client closed its side mid-request: there is no one to answer.
+    case 'HPE_INVALID_EOF_STATE':
+      return null;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new VerigateError('request_timeout', 'The request did not arrive in time (headers and body within 10 s)', undefined, {
+        Connection: 'close',
+      });
+    case 'HPE_HEADER_OVERFLOW':
+      return new VerigateError('headers_too_large', 'The request headers are too large', undefined, { Connection: 'close' });
+    default:
+      return new VerigateError('invalid_request', 'The request is not valid HTTP/1.1', undefined, { Connection: 'close' });
+  }
+}
+
+/** The client went away: the request was aborted mid-body, or the connection closed before we answered. */
+function isClientGone(res: ServerResponse, err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return true;
+  return res.destroyed || (res.req.destroyed && !(err instanceof VerigateError));
 }

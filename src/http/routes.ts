@@ -3,6 +3,7 @@ import { authorize, type AdminScope } from '../domain/admin-access';
 import { isEnvironment } from '../domain/environments';
 import { VerigateError } from '../domain/errors';
 import type { AdminDeps, EnvironmentDeps } from './deps';
+import { auditStep, type AuditAction, type AuditLog } from './audit';
 import { requestState } from './pipeline';
 import { exchangeHandler } from './handlers/exchange';
 import { endSessionHandler, getSessionHandler, issueVerificationTokenHandler } from './handlers/browser-session';
@@ -36,6 +37,12 @@ export interface Route {
   readonly access?: Omit<AdminScope, 'environment' | 'siteId'>;
   /** Browser endpoints: CORS per the site's allowedOrigins, and a preflight. */
   readonly browser?: boolean;
+  /**
+   * Admin mutations and secret reveals: the audit action a success logs
+   * (SPEC §8; the event types of §11), written once for every such route
+   * by the audit step (audit.ts), never by the handler.
+   */
+  readonly audit?: AuditAction;
 }
 
 export const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
@@ -69,6 +76,7 @@ export function environmentRoutes(deps: EnvironmentDeps): Route[] {
 }
 
 const READ = { write: false } as const;
+const PRODUCT_ACCESS = 'user.product_access.changed';
 const WRITE = { write: true } as const;
 const ROOT = { write: true, rootOnly: true } as const;
 
@@ -80,7 +88,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   const ops = signingKeyHandlers(deps);
   const tokens = adminTokenHandlers(deps);
   const audit = auditHandlers(deps);
-  const consolePage = consoleHandlers(deps.access, deps.consoleAssets);
+  const consolePage = consoleHandlers(deps.access, deps.consoleAssets, deps.adminFailures);
   const env = '/admin/v1/:environment';
   const site = `${env}/sites/:siteId`;
   const user = `${site}/users/:userId`;
@@ -100,31 +108,49 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     { method: 'DELETE', path: '/console/api/session', handler: consolePage.signOut, public: true },
     { method: 'GET', path: '/metrics', handler: ops.metrics, access: { write: false, wholeEnvironment: true } },
     { method: 'GET', path: '/admin/v1/environments', handler: tokens.listEnvironments, access: READ },
-    { method: 'POST', path: '/admin/v1/admin-tokens', handler: tokens.createAdminToken, access: ROOT },
+    { method: 'POST', path: '/admin/v1/admin-tokens', handler: tokens.createAdminToken, access: ROOT, audit: 'admin_token.created' },
     { method: 'GET', path: '/admin/v1/admin-tokens', handler: tokens.listAdminTokens, access: ROOT },
-    { method: 'DELETE', path: '/admin/v1/admin-tokens/:tokenId', handler: tokens.revokeAdminToken, access: ROOT },
-    { method: 'POST', path: `${env}/sites`, handler: sites.createSite, access: { write: true, wholeEnvironment: true } },
+    { method: 'DELETE', path: '/admin/v1/admin-tokens/:tokenId', handler: tokens.revokeAdminToken, access: ROOT, audit: 'admin_token.revoked' },
+    { method: 'POST', path: `${env}/sites`, handler: sites.createSite, access: { write: true, wholeEnvironment: true }, audit: 'site.created' },
     { method: 'GET', path: `${env}/sites`, handler: sites.listSites, access: READ },
     { method: 'GET', path: site, handler: sites.getSite, access: READ },
-    { method: 'PATCH', path: site, handler: sites.updateSite, access: WRITE },
-    { method: 'DELETE', path: site, handler: sites.deleteSite, access: WRITE },
-    { method: 'GET', path: `${site}/security`, handler: sites.revealIdentitySecret, access: READ },
-    { method: 'POST', path: `${site}/security/rotate-identity-secret`, handler: sites.rotateIdentitySecret, access: WRITE },
-    { method: 'POST', path: `${site}/api-keys`, handler: apiKeys.createApiKey, access: WRITE },
+    { method: 'PATCH', path: site, handler: sites.updateSite, access: WRITE, audit: 'site.updated' },
+    { method: 'DELETE', path: site, handler: sites.deleteSite, access: WRITE, audit: 'site.deleted' },
+    { method: 'GET', path: `${site}/security`, handler: sites.revealIdentitySecret, access: READ, audit: 'identity_secret.revealed' },
+    {
+      method: 'POST',
+      path: `${site}/security/rotate-identity-secret`,
+      handler: sites.rotateIdentitySecret,
+      access: WRITE,
+      audit: 'identity_secret.rotated',
+    },
+    { method: 'POST', path: `${site}/api-keys`, handler: apiKeys.createApiKey, access: WRITE, audit: 'api_key.created' },
     { method: 'GET', path: `${site}/api-keys`, handler: apiKeys.listApiKeys, access: READ },
-    { method: 'DELETE', path: `${site}/api-keys/:keyId`, handler: apiKeys.revokeApiKey, access: WRITE },
-    { method: 'POST', path: `${site}/api-keys/:keyId/roll`, handler: apiKeys.rollApiKey, access: WRITE },
+    { method: 'DELETE', path: `${site}/api-keys/:keyId`, handler: apiKeys.revokeApiKey, access: WRITE, audit: 'api_key.revoked' },
+    { method: 'POST', path: `${site}/api-keys/:keyId/roll`, handler: apiKeys.rollApiKey, access: WRITE, audit: 'api_key.rolled' },
     { method: 'GET', path: `${site}/users`, handler: users.searchUsers, access: READ },
-    { method: 'PUT', path: user, handler: users.putUser, access: WRITE },
+    {
+      method: 'PUT',
+      path: user,
+      handler: users.putUser,
+      access: WRITE,
+      audit: (status) => (status === 201 ? 'user.created' : 'user.updated'),
+    },
     { method: 'GET', path: user, handler: users.getUser, access: READ },
-    { method: 'DELETE', path: user, handler: users.deleteUser, access: WRITE },
-    { method: 'PUT', path: `${user}/products/:productId`, handler: users.grantProduct, access: WRITE },
-    { method: 'DELETE', path: `${user}/products/:productId`, handler: users.revokeProduct, access: WRITE },
-    { method: 'POST', path: `${user}/sessions`, handler: users.createSession, access: WRITE },
+    { method: 'DELETE', path: user, handler: users.deleteUser, access: WRITE, audit: 'user.deleted' },
+    { method: 'PUT', path: `${user}/products/:productId`, handler: users.grantProduct, access: WRITE, audit: PRODUCT_ACCESS },
+    { method: 'DELETE', path: `${user}/products/:productId`, handler: users.revokeProduct, access: WRITE, audit: PRODUCT_ACCESS },
+    { method: 'POST', path: `${user}/sessions`, handler: users.createSession, access: WRITE, audit: 'session.created' },
     { method: 'GET', path: `${user}/sessions`, handler: users.listSessions, access: READ },
-    { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions, access: WRITE },
+    { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions, access: WRITE, audit: 'session.ended' },
     { method: 'GET', path: `${env}/signing-keys`, handler: ops.listSigningKeys, access: READ },
-    { method: 'POST', path: `${env}/signing-keys/rotate`, handler: ops.rotateSigningKey, access: { write: true, wholeEnvironment: true } },
+    {
+      method: 'POST',
+      path: `${env}/signing-keys/rotate`,
+      handler: ops.rotateSigningKey,
+      access: { write: true, wholeEnvironment: true },
+      audit: 'signing_key.rotated',
+    },
     // Every site's changes: only for a token covering the whole environment.
     { method: 'GET', path: `${env}/audit-events`, handler: audit.listAuditEvents, access: { write: false, wholeEnvironment: true } },
     { method: 'GET', path: `${env}/stats/exchanges`, handler: ops.exchangeSeries, access: { write: false, wholeEnvironment: true } },
@@ -150,7 +176,7 @@ function authorizeRoute(access: NonNullable<Route['access']>): RequestHandler {
  * route, then a 405 (with `Allow`) for other methods on a known path, then a
  * 404 for everything else.
  */
-export function mountRoutes(app: Express, routes: readonly Route[], guard?: RequestHandler): void {
+export function mountRoutes(app: Express, routes: readonly Route[], guard?: RequestHandler, audit?: AuditLog): void {
   const methodsByPath = new Map<string, Method[]>();
   if (guard) {
     // The guard runs before routing, so without the token even a 404 or 405 says nothing about what exists.
@@ -171,8 +197,11 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
     const methods = methodsByPath.get(route.path) ?? [];
     methods.push(route.method);
     methodsByPath.set(route.path, methods);
-    const tag = (_req: Request, res: Response, next: NextFunction): void => {
-      requestState(res).route = route.path;
+    const tag = (req: Request, res: Response, next: NextFunction): void => {
+      const state = requestState(res);
+      state.route = route.path;
+      // The site a path names is the one a refusal is logged with.
+      if (typeof req.params.siteId === 'string') state.siteId = req.params.siteId;
       next();
     };
     const chain: RequestHandler[] = [tag];
@@ -180,6 +209,11 @@ export function mountRoutes(app: Express, routes: readonly Route[], guard?: Requ
       // Behind the admin guard, a route without `access` would be open to every token: refuse to mount it.
       if (!route.access) throw new Error(`admin route ${route.method} ${route.path} declares no access`);
       chain.push(authorizeRoute(route.access));
+    }
+    if (route.audit !== undefined) {
+      // An audited route must have an actor, and somewhere to log it.
+      if (!guard || route.public || !audit) throw new Error(`audited route ${route.method} ${route.path} needs the admin guard and an audit log`);
+      chain.push(auditStep(route.audit, audit));
     }
     if (route.browser) chain.push(browserCors());
     chain.push(route.handler);

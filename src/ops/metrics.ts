@@ -18,7 +18,11 @@ export interface Metrics {
   readonly httpDuration: Histogram<'environment' | 'route'>;
   /** Exchange results: `verified`, a not-verified `reason` (`token_expired`, …) or an error code (`invalid_api_key`, …). */
   readonly exchangeOutcomes: Counter<'environment' | 'outcome'>;
-  /** Store operations that failed (timeouts, lost connections) and became 503s. */
+  /** Sign-in results: `signed_in`, an identity-token `reason` (`bad_signature`, …) or an error code (`origin_not_allowed`, …). */
+  readonly signInOutcomes: Counter<'environment' | 'outcome'>;
+  /** Requests refused 429 by a rate limit, by its name (`sign_in_per_address`, … — see src/http/rate-limits.ts). */
+  readonly rateLimited: Counter<'environment' | 'limit'>;
+  /** Errors the store clients reported (lost connections, failed reconnects); not the requests they failed. */
   readonly storeErrors: Counter<'environment'>;
 }
 
@@ -62,13 +66,29 @@ export function createMetrics(): Metrics {
     }),
     exchangeOutcomes: new Counter({
       name: 'verigate_exchange_outcomes_total',
-      help: 'Verification token exchanges, by environment and outcome (verified, a not-verified reason, or an error code).',
+      help:
+        'Verification token exchanges answered, by environment and outcome: verified, the reason of a 200 not-verified answer, ' +
+        'or the error code of a refusal (invalid_api_key, rate_limited, store_unavailable, ...).',
       labelNames: ['environment', 'outcome'] as const,
+      registers,
+    }),
+    signInOutcomes: new Counter({
+      name: 'verigate_sign_in_outcomes_total',
+      help:
+        'Sign-ins (POST /live_api/v1/sessions) answered, by environment and outcome: signed_in, the reason of a refused identity token ' +
+        '(bad_signature, expired, ...), or the error code of another refusal (origin_not_allowed, rate_limited, ...).',
+      labelNames: ['environment', 'outcome'] as const,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'verigate_rate_limited_total',
+      help: 'Requests refused 429 rate_limited, by listener (live, sandbox, admin) and the limit that refused them.',
+      labelNames: ['environment', 'limit'] as const,
       registers,
     }),
     storeErrors: new Counter({
       name: 'verigate_store_errors_total',
-      help: 'Store operations that failed (timeout, connection lost), by environment.',
+      help: 'Errors reported by the store clients (connection lost, reconnect failed), by environment; the requests they failed are 503s in verigate_http_requests_total.',
       labelNames: ['environment'] as const,
       registers,
     }),

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
-import { redactedConfigSummary, type Config } from '../config';
+import { isLoopbackHost, redactedConfigSummary, type Config } from '../config';
 import { ENVIRONMENTS } from '../domain/environments';
 import { createGateway } from '../gateway';
 
@@ -25,6 +25,15 @@ export async function serve(config: Config, log: Logger): Promise<void> {
       '',
       '  !!! EMBEDDED STORE: nothing persists. Sites, keys, users and sessions vanish when this process exits.',
       '  !!! Set REDIS_URL (with VERIGATE_MASTER_KEY and VERIGATE_ADMIN_TOKEN) for anything but a try-out.',
+    );
+  }
+  if (urls.admin && !isLoopbackHost(config.adminHost)) {
+    // The admin API (and its console) answer anyone who can reach this address: say so, on both streams.
+    log.warn({ adminHost: config.adminHost }, 'ADMIN_HOST is not a loopback address: the admin listener is reachable from the network');
+    banner.push(
+      '',
+      `  !!! ADMIN_HOST=${config.adminHost} is not a loopback address: the admin API and console are reachable from the network.`,
+      '  !!! Keep it on 127.0.0.1 and reach it over SSH or a private network, or firewall it.',
     );
   }
   if (config.adminTokenGenerated) {

@@ -34,11 +34,16 @@ export interface LogEntry {
   readonly value: string;
 }
 
-/** `writeIf`'s condition: the string under `key` is `equals` (null: the key is absent). */
-export interface WriteGuard {
-  readonly key: string;
-  readonly equals: string | null;
-}
+/** One condition of `writeIf`. */
+export type WriteGuard =
+  /** The string under `key` is `equals` (null: the key is absent). */
+  | { readonly key: string; readonly equals: string | null }
+  /**
+   * The lexicographic set under `key` has fewer than `fewerThan` members
+   * that start with `prefix` (an absent set has none): a bound on a count
+   * the set itself keeps, such as a site's users in its index.
+   */
+  | { readonly key: string; readonly prefix: string; readonly fewerThan: number };
 
 /** A page of a lexicographically ordered set: members that start with `prefix`, after `after`, at most `limit`. */
 export interface LexRange {
@@ -95,7 +100,7 @@ export interface RateLimiterOptions {
  * - Every method either does what it says or rejects with
  *   `StoreUnavailableError`; a fault is never reported as "absent".
  * - `write` applies all of its ops or none, atomically for readers;
- *   `writeIf` does the same only while its guard holds, checked in the
+ *   `writeIf` does the same only while its guards hold, checked in the
  *   same atomic step (compare-and-set: no other write comes in between).
  * - Members of a lexicographic set are ordered by their UTF-8 bytes, as
  *   Redis orders them.
@@ -114,12 +119,14 @@ export interface KvStore {
   /** Atomic batch; same hash tag for every key. */
   write(ops: readonly WriteOp[]): Promise<void>;
   /**
-   * Applies `ops` atomically only when `guard` holds at that moment; true
-   * when it did. Same hash tag for every key, the guard's included.
+   * Applies `ops` atomically only when every guard holds at that moment;
+   * true when it did. Same hash tag for every key, the guards' included.
    */
-  writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean>;
+  writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[]): Promise<boolean>;
   /** A page of a lexicographic set (members written by `zadd`), in byte order. */
   rangeByLex(key: string, range: LexRange): Promise<string[]>;
+  /** How many members of a lexicographic set start with `prefix` (every member for ''; 0 when absent). */
+  countByLex(key: string, prefix: string): Promise<number>;
   /** Every field of a hash (written by `hincrby`); empty when absent. */
   hashGetAll(key: string): Promise<Record<string, string>>;
   /** Members of a set (empty when absent). */
@@ -146,4 +153,16 @@ export function normalizeTtl(ttlMs: number | undefined): number | undefined {
   if (ttlMs === undefined) return undefined;
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
   return Math.ceil(ttlMs);
+}
+
+/** `writeIf`'s guards as a list. */
+export function guardList(guard: WriteGuard | readonly WriteGuard[]): readonly WriteGuard[] {
+  return Array.isArray(guard) ? guard : [guard as WriteGuard];
+}
+
+/** A `fewerThan` bound as both engines take it: a non-negative safe integer. */
+export function checkGuard(guard: WriteGuard): void {
+  if ('fewerThan' in guard && !(Number.isSafeInteger(guard.fewerThan) && guard.fewerThan >= 0)) {
+    throw new RangeError(`fewerThan must be a non-negative integer, got ${guard.fewerThan}`);
+  }
 }

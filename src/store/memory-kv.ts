@@ -3,6 +3,8 @@ import { RateLimiterAbstract, RateLimiterMemory } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
 import { guardLimiter } from './guard-limiter';
 import {
+  checkGuard,
+  guardList,
   normalizeTtl,
   type ChannelListener,
   type KvStore,
@@ -157,26 +159,42 @@ export class MemoryKvStore implements KvStore {
     this.commit(this.stage(ops, ttls));
   }
 
-  async writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean> {
+  async writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[]): Promise<boolean> {
+    const guards = guardList(guard);
+    guards.forEach(checkGuard);
     const ttls = ops.map(ttlOf);
     this.assertOpen();
-    // One synchronous turn: nothing can write between the check and the commit.
-    if (this.readString(this.namespace + guard.key) !== guard.equals) return false;
+    // One synchronous turn: nothing can write between the checks and the commit.
+    for (const g of guards) {
+      const holds =
+        'equals' in g ? this.readString(this.namespace + g.key) === g.equals : this.lexMembers(g.key, g.prefix).length < g.fewerThan;
+      if (!holds) return false;
+    }
     this.commit(this.stage(ops, ttls));
     return true;
   }
 
   async rangeByLex(key: string, range: LexRange): Promise<string[]> {
     this.assertOpen();
+    const after = range.after;
+    return this.lexMembers(key, range.prefix)
+      .filter((m) => after === undefined || byteOrder(m, after) > 0)
+      .sort(byteOrder)
+      .slice(0, range.limit);
+  }
+
+  async countByLex(key: string, prefix: string): Promise<number> {
+    this.assertOpen();
+    return this.lexMembers(key, prefix).length;
+  }
+
+  /** The members of the lexicographic set under `key` that start with `prefix`, unordered. */
+  private lexMembers(key: string, prefix: string): string[] {
     const full = this.namespace + key;
     const entry = this.live(full);
     if (entry === undefined) return [];
     if (entry.kind !== 'zset') throw new StoreUnavailableError(wrongType(full));
-    const after = range.after;
-    return [...entry.members]
-      .filter((m) => m.startsWith(range.prefix) && (after === undefined || byteOrder(m, after) > 0))
-      .sort(byteOrder)
-      .slice(0, range.limit);
+    return [...entry.members].filter((m) => m.startsWith(prefix));
   }
 
   async hashGetAll(key: string): Promise<Record<string, string>> {

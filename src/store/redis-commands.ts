@@ -2,11 +2,11 @@
  * Every Redis command verigate sends, for the restricted ACL user (README;
  * test/contract/redis-store.test.ts runs the whole contract as such a user).
  * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING;
- *   ZADD ZREM ZRANGEBYLEX (the user search index), HINCRBY HGETALL PEXPIRE
- *   (the exchange counters of the console's chart); XADD XRANGE XREVRANGE
- *   (the event logs of SPEC §11), ZRANGEBYSCORE (due webhook deliveries);
- *   `writeIf` is EVALSHA,
- *   falling back to EVAL, of a script calling GET and the write commands
+ *   ZADD ZREM ZRANGEBYLEX ZLEXCOUNT (the user index: search, email
+ *   sign-in, seats), ZRANGEBYSCORE (due webhook deliveries), HINCRBY
+ *   HGETALL PEXPIRE (the exchange counters of the console's chart); XADD
+ *   XRANGE XREVRANGE (the event logs of SPEC §11); `writeIf` is EVALSHA,
+ *   falling back to EVAL, of a script calling GET, ZLEXCOUNT and the write commands
  * - subscriber connection: SUBSCRIBE UNSUBSCRIBE
  * - rate-limiter-flexible (RateLimiterRedis): EVALSHA, falling back to EVAL,
  *   of a script calling SET, INCRBY, PTTL and EXPIRE (Redis 7 checks the
@@ -40,6 +40,7 @@ export const REDIS_COMMANDS_USED = [
   'ZADD',
   'ZREM',
   'ZRANGEBYLEX',
+  'ZLEXCOUNT',
   'ZRANGEBYSCORE',
   'HINCRBY',
   'HGETALL',

@@ -3,6 +3,8 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../domain/errors';
 import type { ChainableCommander } from 'ioredis';
 import {
+  checkGuard,
+  guardList,
   normalizeTtl,
   type ChannelListener,
   type KvStore,
@@ -29,21 +31,41 @@ import { RedisSubscriptions } from './redis-pubsub';
 import { redisRateLimiter } from './redis-rate-limiter';
 
 /**
- * `writeIf` as one Lua script, so the guard and the writes are one atomic
- * step (EVALSHA, falling back to EVAL). KEYS[1] is the guard's key, then one
- * key per op; ARGV[1] is '1' when the guard expects the value ARGV[2], '0'
- * when it expects no key; then each op's name and arguments. Redis 7 checks
+ * `writeIf` as one Lua script, so the guards and the writes are one atomic
+ * step (EVALSHA, falling back to EVAL). ARGV[1] is the number of guards G;
+ * KEYS[1..G] are their keys, then one key per op. Each guard's arguments
+ * follow ARGV[1]: `eq <value>` (the string is that value), `absent`, or
+ * `fewer <prefix> <n>` (fewer than n members of the lexicographic set start
+ * with prefix; ZLEXCOUNT from `[prefix` to `(prefix` + byte 0xFF, which no
+ * UTF-8 member holds); then each op's name and arguments. Redis 7 checks
  * every command the script calls against the ACL user (REDIS_COMMANDS_USED).
  */
 const WRITE_IF_LUA = `
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current ~= ARGV[2] then return 0 end
-elseif current then
-  return 0
+local g = tonumber(ARGV[1])
+local a = 2
+for k = 1, g do
+  local kind = ARGV[a]
+  if kind == 'eq' then
+    if redis.call('GET', KEYS[k]) ~= ARGV[a + 1] then return 0 end
+    a = a + 2
+  elseif kind == 'absent' then
+    if redis.call('GET', KEYS[k]) then return 0 end
+    a = a + 1
+  elseif kind == 'fewer' then
+    local p = ARGV[a + 1]
+    local n
+    if p == '' then
+      n = redis.call('ZLEXCOUNT', KEYS[k], '-', '+')
+    else
+      n = redis.call('ZLEXCOUNT', KEYS[k], '[' .. p, '(' .. p .. '\\255')
+    end
+    if n >= tonumber(ARGV[a + 2]) then return 0 end
+    a = a + 3
+  else
+    return redis.error_reply('writeIf: unknown guard ' .. tostring(kind))
+  end
 end
-local a = 3
-for k = 2, #KEYS do
+for k = g + 1, #KEYS do
   local op = ARGV[a]
   if op == 'set' then
     if ARGV[a + 2] == '' then redis.call('SET', KEYS[k], ARGV[a + 1]) else redis.call('SET', KEYS[k], ARGV[a + 1], 'PX', ARGV[a + 2]) end
@@ -111,6 +133,12 @@ function logEntries(reply: [string, string[]][]): LogEntry[] {
 }
 
 const LOG_ID = /^\d{1,16}-\d{1,16}$/;
+
+/** One guard's arguments for WRITE_IF_LUA. */
+function guardArgs(guard: WriteGuard): string[] {
+  if ('equals' in guard) return guard.equals === null ? ['absent'] : ['eq', guard.equals];
+  return ['fewer', guard.prefix, String(guard.fewerThan)];
+}
 
 /** The TTL an op sets (`set` with `ttlMs`, `pexpire`), checked before anything is sent. */
 function ttlOf(op: WriteOp): number | undefined {
@@ -268,18 +296,20 @@ export class RedisKvStore implements KvStore {
     });
   }
 
-  writeIf(guard: WriteGuard, ops: readonly WriteOp[]): Promise<boolean> {
+  writeIf(guard: WriteGuard | readonly WriteGuard[], ops: readonly WriteOp[]): Promise<boolean> {
+    const guards = guardList(guard);
     let ttls: (number | undefined)[];
     try {
+      guards.forEach(checkGuard);
       ttls = ops.map(ttlOf);
-      checkOneSlot('writeIf', [guard.key, ...ops.map((op) => op.key)]);
+      checkOneSlot('writeIf', [...guards.map((g) => g.key), ...ops.map((op) => op.key)]);
     } catch (err) {
       return Promise.reject(err);
     }
-    const keys = [guard.key, ...ops.map((op) => op.key)].map((key) => this.namespace + key);
+    const keys = [...guards.map((g) => g.key), ...ops.map((op) => op.key)].map((key) => this.namespace + key);
     const args = [
-      guard.equals === null ? '0' : '1',
-      guard.equals ?? '',
+      String(guards.length),
+      ...guards.flatMap(guardArgs),
       ...ops.flatMap((op, i) => [op.op, ...scriptArgs(op, ttls[i])]),
     ];
     return this.run(async () => (await (this.client as unknown as WithWriteIf).vgWriteIf(keys.length, ...keys, ...args)) === 1);
@@ -288,6 +318,11 @@ export class RedisKvStore implements KvStore {
   rangeByLex(key: string, range: LexRange): Promise<string[]> {
     const [min, max] = lexBounds(range);
     return this.run(() => this.client.zrangebylex(this.namespace + key, min, max, 'LIMIT', 0, range.limit));
+  }
+
+  countByLex(key: string, prefix: string): Promise<number> {
+    const [min, max] = prefix === '' ? ['-', '+'] : lexBounds({ prefix, limit: 0 });
+    return this.run(() => this.client.zlexcount(this.namespace + key, min, max));
   }
 
   hashGetAll(key: string): Promise<Record<string, string>> {

@@ -4,6 +4,7 @@ import type { ApiKeyRecord, SessionRecord, SiteRecord, StoredKeyring, UserRecord
 import type { NewEvent } from '../../src/domain/events';
 import type { KvStore } from '../../src/store/kv';
 import { createRecordStores, type RecordStores } from '../../src/store/records';
+import { keys } from '../../src/store/records/keys';
 import { pollUntil } from '../support/poll';
 import { uniquePrefix } from '../support/redis';
 
@@ -269,6 +270,164 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
       });
     });
 
+    describe('UserStore: sign-in by email (findByEmail) and seats (maxUsers)', () => {
+      /** Every member of the site's index, straight from the key-value store: what a lookup could ever be led to. */
+      const indexOf = async (siteId: string): Promise<string[]> =>
+        (opened[0] as { kv: KvStore }).kv.rangeByLex(keys.userIndex(siteId), { prefix: '', limit: 1000 });
+      const ids = (found: readonly UserRecord[]) => found.map((u) => u.userId);
+
+      it('finds users by their whole email, case-insensitively; follows renames and deletions; another site is apart', async () => {
+        const { users } = await instance();
+        await users.saveChanges('site_a', 'ada', { email: 'Ada@Example.com' }, clock.now(), none);
+        await users.saveChanges('site_a', 'adam', { email: 'ada@example.com.evil' }, clock.now(), none);
+        await users.saveChanges('site_b', 'other', { email: 'ada@example.com' }, clock.now(), none);
+        expect(ids(await users.findByEmail('site_a', 'ada@example.com', 2))).toEqual(['ada']);
+        expect(ids(await users.findByEmail('site_a', 'ADA@EXAMPLE.COM', 2))).toEqual(['ada']);
+        expect(await users.findByEmail('site_a', 'ada@example.co', 2)).toEqual([]);
+        expect(await users.findByEmail('site_a', 'nobody@example.com', 2)).toEqual([]);
+
+        await users.saveChanges('site_a', 'ada', { email: 'lovelace@example.com' }, clock.now(), none);
+        expect(await users.findByEmail('site_a', 'ada@example.com', 2)).toEqual([]);
+        expect(ids(await users.findByEmail('site_a', 'Lovelace@example.com', 2))).toEqual(['ada']);
+        await users.saveChanges('site_a', 'ada', { email: null }, clock.now(), none);
+        expect(await users.findByEmail('site_a', 'lovelace@example.com', 2)).toEqual([]);
+
+        await users.saveChanges('site_a', 'ada', { email: 'ada@example.com' }, clock.now(), none);
+        await users.deleteWithSessions('site_a', 'ada', none);
+        expect(await users.findByEmail('site_a', 'ada@example.com', 2)).toEqual([]);
+        expect(await indexOf('site_a')).toEqual(['e:ada@example.com.evil\u0000adam', 'u:adam']);
+        expect(ids(await users.findByEmail('site_b', 'ada@example.com', 2))).toEqual(['other']);
+      });
+
+      it('two users with one email (in any case) are both found, so a lookup can tell one from several', async () => {
+        const { users } = await instance();
+        await users.saveChanges('site_a', 'zed', { email: 'Shared@example.com' }, clock.now(), none);
+        await users.saveChanges('site_a', 'amy', { email: 'shared@EXAMPLE.com' }, clock.now(), none);
+        await users.saveChanges('site_a', 'bea', { email: 'shared@example.com' }, clock.now(), none);
+        expect(ids(await users.findByEmail('site_a', 'shared@example.com', 2))).toEqual(['amy', 'bea']);
+        expect(ids(await users.findByEmail('site_a', 'shared@example.com', 10))).toEqual(['amy', 'bea', 'zed']);
+        await users.deleteWithSessions('site_a', 'amy', none);
+        await users.saveChanges('site_a', 'bea', { email: 'bea@example.com' }, clock.now(), none);
+        expect(ids(await users.findByEmail('site_a', 'shared@example.com', 2))).toEqual(['zed']);
+      });
+
+      it('a deletion racing renames leaves no index entry for the deleted user (the delete is a compare-and-set)', async () => {
+        const [one, two] = [await instance(), await instance()];
+        for (let round = 0; round < 15; round++) {
+          const id = `racer${round}`;
+          await one.users.saveChanges('site_a', id, { email: `first${round}@example.com` }, clock.now(), none);
+          await Promise.all([
+            two.users.deleteWithSessions('site_a', id, none),
+            ...Array.from({ length: 4 }, (_, i) => one.users.saveChanges('site_a', id, { email: `r${i}-${round}@example.com` }, clock.now(), none)),
+          ]);
+          // A rename that ran after the delete created the user again; then its index is exactly that user's.
+          const left = await one.users.find('site_a', id);
+          const entries = (await indexOf('site_a')).filter((m) => m.endsWith(id));
+          expect(entries.sort()).toEqual(left ? [`e:${left.email}\u0000${id}`, `u:${id}`].sort() : []);
+          await one.users.deleteWithSessions('site_a', id, none);
+        }
+        expect(await indexOf('site_a')).toEqual([]);
+      });
+
+      it('existingWithEmail changes only the user that still has that email, and never creates one', async () => {
+        const { users } = await instance();
+        await users.saveChanges('site_a', 'ada', { email: 'ada@example.com' }, clock.now(), none);
+        const signIn = (userId: string) =>
+          users.saveChanges('site_a', userId, { name: 'Ada L.' }, clock.now(), none, { existingWithEmail: 'ADA@example.com' });
+        await expect(signIn('ada')).resolves.toMatchObject({ saved: true, created: false, user: { name: 'Ada L.' } });
+        await expect(signIn('nobody')).resolves.toEqual({ saved: false, reason: 'no_such_user' });
+        expect(await users.find('site_a', 'nobody')).toBeNull();
+        await users.saveChanges('site_a', 'ada', { email: 'renamed@example.com' }, clock.now(), none);
+        await expect(signIn('ada')).resolves.toEqual({ saved: false, reason: 'no_such_user' });
+        expect((await users.find('site_a', 'ada'))?.name).toBe('Ada L.');
+      });
+
+      it('maxUsers refuses a create past it, never a change of an existing user; a deletion frees a seat', async () => {
+        const { users } = await instance();
+        const save = (userId: string, maxUsers: number | null) =>
+          users.saveChanges('site_a', userId, { name: userId }, clock.now(), none, { maxUsers });
+        await expect(save('a', 2)).resolves.toMatchObject({ saved: true, created: true });
+        await expect(save('b', 2)).resolves.toMatchObject({ saved: true, created: true });
+        await expect(save('c', 2)).resolves.toEqual({ saved: false, reason: 'seat_limit_reached' });
+        expect(await users.find('site_a', 'c')).toBeNull();
+        await expect(save('a', 2)).resolves.toMatchObject({ saved: true, created: false });
+        await expect(save('a', 0)).resolves.toMatchObject({ saved: true, created: false });
+        await expect(save('c', null)).resolves.toMatchObject({ saved: true, created: true });
+        await expect(save('d', 3)).resolves.toEqual({ saved: false, reason: 'seat_limit_reached' });
+        await users.deleteWithSessions('site_a', 'b', none);
+        await expect(save('d', 3)).resolves.toMatchObject({ saved: true, created: true });
+        // Seats are per site.
+        await expect(users.saveChanges('site_b', 'a', {}, clock.now(), none, { maxUsers: 1 })).resolves.toMatchObject({ saved: true });
+      });
+
+      it('of many simultaneous creates of distinct users for the last seats, from two instances, exactly that many land', async () => {
+        const [one, two] = [await instance(), await instance()];
+        for (let i = 0; i < 4; i++) await one.users.saveChanges('site_a', `seated${i}`, {}, clock.now(), none);
+        const outcomes = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).users.saveChanges('site_a', `new${i}`, {}, clock.now(), none, { maxUsers: 5 })),
+        );
+        expect(outcomes.filter((o) => o.saved)).toHaveLength(1);
+        expect(outcomes.filter((o) => !o.saved && o.reason === 'seat_limit_reached')).toHaveLength(39);
+        expect((await indexOf('site_a')).filter((m) => m.startsWith('u:'))).toHaveLength(5);
+        const more = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? one : two).users.saveChanges('site_a', `more${i}`, {}, clock.now(), none, { maxUsers: 8 })),
+        );
+        expect(more.filter((o) => o.saved)).toHaveLength(3);
+      });
+    });
+
+    describe('UserStore: the seat race with the window widened', () => {
+      /**
+       * The key-value store with its first `callers` conditional writes held
+       * back until all of them have arrived: every one of those creates has
+       * read the count (and seen a free seat) before any of them writes.
+       */
+      const heldBack = (kv: KvStore, callers: number): KvStore => {
+        const waiting: (() => void)[] = [];
+        return new Proxy(kv, {
+          get(target, prop) {
+            if (prop === 'writeIf') {
+              return async (...args: Parameters<KvStore['writeIf']>) => {
+                if (waiting.length < callers) {
+                  await new Promise<void>((release) => {
+                    waiting.push(release);
+                    if (waiting.length === callers) waiting.forEach((r) => r());
+                  });
+                }
+                return target.writeIf(...args);
+              };
+            }
+            const value = Reflect.get(target, prop, target) as unknown;
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      };
+
+      it('simultaneous first sign-ins of one new user for the last seat: one creates it, the others change it, none is refused', async () => {
+        const plain = await instance();
+        const kv = (opened[opened.length - 1] as { kv: KvStore }).kv;
+        await plain.users.saveChanges('site_a', 'seated', {}, clock.now(), none);
+        const { users } = createRecordStores(heldBack(kv, 10), { clock });
+        const outcomes = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => users.saveChanges('site_a', 'newcomer', { name: `n${i}` }, clock.now(), none, { maxUsers: 2 })),
+        );
+        expect(outcomes.map((o) => o.saved)).toEqual(Array.from({ length: 10 }, () => true));
+        expect(outcomes.filter((o) => o.saved && o.created)).toHaveLength(1);
+      });
+
+      it('creates that all saw a free seat before any wrote: exactly one lands', async () => {
+        const plain = await instance();
+        const kv = (opened[opened.length - 1] as { kv: KvStore }).kv;
+        for (let i = 0; i < 4; i++) await plain.users.saveChanges('site_a', `seated${i}`, {}, clock.now(), none);
+        const { users } = createRecordStores(heldBack(kv, 20), { clock });
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => users.saveChanges('site_a', `new${i}`, {}, clock.now(), none, { maxUsers: 5 })),
+        );
+        expect(outcomes.filter((o) => o.saved)).toHaveLength(1);
+        expect(await kv.countByLex(keys.userIndex('site_a'), 'u:')).toBe(5);
+      });
+    });
+
     describe('SiteStore.purge', () => {
       it('removes the site, its keys (refused on another instance), users and sessions; another site stays', async () => {
         const [one, two] = [await instance(), await instance()];
@@ -441,6 +600,8 @@ export function recordsContract(name: string, makeKv: (namespace: string) => Pro
         ['users.grantProduct', () => r.users.grantProduct('site_a', 'ada', { productId: 'p', expiresAt: null }, 1, none)],
         ['users.revokeProduct', () => r.users.revokeProduct('site_a', 'ada', 'p', 1, none)],
         ['users.search', () => r.users.search('site_a', { query: '', cursor: null, limit: 5 })],
+        ['users.findByEmail', () => r.users.findByEmail('site_a', 'ada@example.com', 2)],
+        ['users.saveChanges with maxUsers', () => r.users.saveChanges('site_a', 'ada', user('ada'), clock.now(), none, { maxUsers: 5 })],
         ['sites.purge', () => r.sites.purge('site_a', none)],
         ['adminTokens.findByHash', () => r.adminTokens.findByHash('h')],
         ['adminTokens.list', () => r.adminTokens.list()],

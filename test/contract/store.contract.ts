@@ -301,6 +301,64 @@ export function storeContract(
         await expect(one.get('{t}:n')).resolves.toBe('20');
       });
 
+      it('with several guards, writes only while every one holds', async () => {
+        const store = await fresh();
+        await store.write([{ op: 'set', key: '{t}:a', value: '1' }]);
+        const both = (a: string | null, b: string | null) =>
+          store.writeIf(
+            [
+              { key: '{t}:a', equals: a },
+              { key: '{t}:b', equals: b },
+            ],
+            [{ op: 'set', key: '{t}:out', value: `${a}-${b}` }],
+          );
+        await expect(both('1', 'x')).resolves.toBe(false);
+        await expect(both('2', null)).resolves.toBe(false);
+        await expect(store.get('{t}:out')).resolves.toBeNull();
+        await expect(both('1', null)).resolves.toBe(true);
+        await expect(store.get('{t}:out')).resolves.toBe('1-null');
+      });
+
+      it('a fewerThan guard bounds the members of a lexicographic set with a prefix; countByLex counts them', async () => {
+        const store = await fresh();
+        const add = (member: string) =>
+          store.writeIf({ key: '{t}:ix', prefix: 'u:', fewerThan: 2 }, [{ op: 'zadd', key: '{t}:ix', member }]);
+        await expect(store.countByLex('{t}:ix', 'u:')).resolves.toBe(0);
+        await expect(add('u:a')).resolves.toBe(true);
+        // Members of another prefix do not count.
+        await store.write([{ op: 'zadd', key: '{t}:ix', member: 'e:a@x.test' }, { op: 'zadd', key: '{t}:ix', member: 'u' }]);
+        await expect(add('u:b')).resolves.toBe(true);
+        await expect(add('u:c')).resolves.toBe(false);
+        await expect(store.countByLex('{t}:ix', 'u:')).resolves.toBe(2);
+        await expect(store.countByLex('{t}:ix', '')).resolves.toBe(4);
+        await expect(store.countByLex('{t}:ix', 'e:')).resolves.toBe(1);
+        await store.write([{ op: 'zrem', key: '{t}:ix', member: 'u:a' }]);
+        await expect(add('u:c')).resolves.toBe(true);
+        await expect(store.rangeByLex('{t}:ix', { prefix: 'u:', limit: 10 })).resolves.toEqual(['u:b', 'u:c']);
+        await expect(store.writeIf({ key: '{t}:ix', prefix: '', fewerThan: 0 }, [])).resolves.toBe(false);
+        await expect(store.writeIf({ key: '{t}:ix', prefix: 'u:', fewerThan: -1 }, [])).rejects.toThrow(RangeError);
+      });
+
+      it('of many racing creates under a fewerThan guard, exactly as many as it allows land', async () => {
+        const [one, two] = [await fresh(), await fresh()];
+        const results = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            (i % 2 ? one : two).writeIf(
+              [
+                { key: `{t}:rec:${i}`, equals: null },
+                { key: '{t}:ix', prefix: 'u:', fewerThan: 7 },
+              ],
+              [
+                { op: 'set', key: `{t}:rec:${i}`, value: 'x' },
+                { op: 'zadd', key: '{t}:ix', member: `u:${i}` },
+              ],
+            ),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(7);
+        await expect(one.countByLex('{t}:ix', 'u:')).resolves.toBe(7);
+      });
+
       it('a set with ttlMs in a conditional write expires', async () => {
         const store = await fresh();
         await store.writeIf({ key: '{t}:k', equals: null }, [{ op: 'set', key: '{t}:k', value: 'v', ttlMs: 50 }]);
@@ -635,6 +693,7 @@ export function storeContract(
           ['write', () => store.write([{ op: 'set', key: '{t}:k', value: 'v' }])],
           ['writeIf', () => store.writeIf({ key: '{t}:k', equals: null }, [{ op: 'set', key: '{t}:k', value: 'v' }])],
           ['rangeByLex', () => store.rangeByLex('{t}:z', { prefix: '', limit: 1 })],
+          ['countByLex', () => store.countByLex('{t}:z', '')],
           ['hashGetAll', () => store.hashGetAll('{t}:h')],
           ['members', () => store.members('{t}:s')],
           ['logRange', () => store.logRange('{t}:l', null, 1)],

@@ -8,16 +8,20 @@
  * admin API provisions, a session is opened, the browser endpoint mints a
  * verification token, the app exchanges it through the package. The
  * README app and a page bundled from @verigate/browser's ES module run in
- * Chromium. The apps live in test/e2e/package-apps/.
+ * Chromium, and so does the React page of test/e2e/react-page, built by
+ * Vite against the packed @verigate/react, once on React 19 and once on
+ * React 18. The apps live in test/e2e/package-apps/.
  */
 import { execFile as execFileCallback, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { SignJWT } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { endDeployment, httpClient, newDeployment, startGatewayProcess, type Deployment, type GatewayProcess } from '../support/gateway-process';
 import { freePort } from '../support/ports';
+import { buildReactPage, REACT_PAGE_DIR, serveReactPages, type ReactPageServer } from '../support/react-page';
 import { testRedisUrl } from '../support/redis';
 
 const execFile = promisify(execFileCallback);
@@ -28,6 +32,11 @@ const TSC = require.resolve('typescript/bin/tsc');
 
 jest.setTimeout(180_000);
 
+type Package = 'node' | 'browser' | 'react';
+const PACKAGES = ['node', 'browser', 'react'] as const;
+/** The last React 18, for the page that proves the peer range's lower half. */
+const REACT_18 = '18.3.1';
+
 interface Site {
   siteId: string;
   publishableKey: string;
@@ -36,7 +45,7 @@ interface Site {
 }
 
 let scratch: string;
-let tarballs: Record<'node' | 'browser', string>;
+let tarballs: Record<Package, string>;
 let gateway: GatewayProcess;
 let deployment: Deployment | undefined;
 let client: ReturnType<typeof httpClient>;
@@ -113,12 +122,12 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'verigate-packages-'));
   // What `npm pack` gives: each package's prepack builds it when its build is older than its sources.
   await node(['scripts/build-sdk.js', '--if-stale'], ROOT);
-  const packed = JSON.parse(await npm(['pack', '-w', '@verigate/node', '-w', '@verigate/browser', '--pack-destination', scratch, '--json'], ROOT)) as {
+  const packed = JSON.parse(await npm(['pack', ...PACKAGES.flatMap((name) => ['-w', `@verigate/${name}`]), '--pack-destination', scratch, '--json'], ROOT)) as {
     name: string;
     filename: string;
   }[];
   const file = (name: string) => packed.find((p) => p.name === name)?.filename ?? '';
-  tarballs = { node: join(scratch, file('@verigate/node')), browser: join(scratch, file('@verigate/browser')) };
+  tarballs = { node: join(scratch, file('@verigate/node')), browser: join(scratch, file('@verigate/browser')), react: join(scratch, file('@verigate/react')) };
 
   // One install for every app: they resolve these from the parent directory, as in a monorepo.
   writeFileSync(
@@ -128,6 +137,14 @@ beforeAll(async () => {
       dependencies: {
         '@verigate/node': `file:${tarballs.node}`,
         '@verigate/browser': `file:${tarballs.browser}`,
+        // Its dependency on @verigate/browser is met by the tarball above, as by the registry's copy.
+        '@verigate/react': `file:${tarballs.react}`,
+        react: installed('react'),
+        'react-dom': installed('react-dom'),
+        // React 18 beside it, under other names, for a second build of the React page (aliased in its Vite config).
+        'react-18': `npm:react@${REACT_18}`,
+        'react-dom-18': `npm:react-dom@${REACT_18}`,
+        vite: installed('vite'),
         express: installed('express'),
         fastify: installed('fastify'),
         jose: installed('jose'),
@@ -137,7 +154,8 @@ beforeAll(async () => {
       },
     }),
   );
-  await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock'], scratch);
+  // --legacy-peer-deps: react-dom-18's peer `react@^18` is met through the alias, which npm's check cannot see.
+  await npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--legacy-peer-deps'], scratch);
   for (const dir of ['cjs', 'esm', 'ts-nodenext', 'ts-bundler']) cpSync(join(APPS, dir), join(scratch, dir), { recursive: true });
 
   deployment = newDeployment({ redisUrl: testRedisUrl() });
@@ -173,23 +191,29 @@ afterAll(async () => {
 });
 
 describe('the tarballs', () => {
-  it.each(['node', 'browser'] as const)('@verigate/%s ships its builds, its README and types, no sources, no dependencies', async (name) => {
+  it.each(PACKAGES)('@verigate/%s ships its builds, its README and types, no sources, no dependencies but its own', async (name) => {
     const files = (await run('tar', ['-tzf', tarballs[name]], scratch)).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
     if (name === 'browser') expect(files).toContain('dist/verigate.js');
     if (name === 'node') expect(files).toEqual(expect.arrayContaining(['dist/esm/fastify.js', 'dist/cjs/fastify.d.ts', 'fastify/package.json']));
     expect(files.filter((f) => f.startsWith('src/') || f.endsWith('.ts') && !f.endsWith('.d.ts') || f.includes('.build-stamp'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(scratch, 'node_modules', '@verigate', name, 'package.json'), 'utf8'));
-    expect(manifest.dependencies).toBeUndefined();
+    // @verigate/react's one dependency is the browser SDK it wraps; React is the page's (a peer).
+    expect(manifest.dependencies).toEqual(name === 'react' ? { '@verigate/browser': '^0.1.0' } : undefined);
+    if (name === 'react') expect(manifest.peerDependencies).toEqual({ react: '^18.0.0 || ^19.0.0' });
     if (name === 'node') {
       expect(manifest.peerDependenciesMeta).toEqual({ express: { optional: true }, fastify: { optional: true } });
     }
     // The compiled code names nothing of the gateway's.
     const code = readFileSync(join(scratch, 'node_modules', '@verigate', name, 'dist/cjs/index.js'), 'utf8');
     expect(code).not.toMatch(/\.\.\/\.\.\/src|domain\/|require\("(?!\.)/);
+    if (name === 'react') {
+      const provider = readFileSync(join(scratch, 'node_modules/@verigate/react/dist/cjs/provider.js'), 'utf8');
+      expect([...provider.matchAll(/require\("([^".][^"]*)"\)/g)].map((m) => m[1]).sort()).toEqual(['@verigate/browser', 'react']);
+    }
   });
 
-  it.each(['node', 'browser'] as const)('@verigate/%s: Are the Types Wrong finds nothing (node10, node16 CJS and ESM, bundler)', async (name) => {
+  it.each(PACKAGES)('@verigate/%s: Are the Types Wrong finds nothing (node10, node16 CJS and ESM, bundler)', async (name) => {
     const attw = join(ROOT, 'node_modules/@arethetypeswrong/cli/dist/index.js');
     // verigate.js is a classic script for <script src>, not a module: it has no types to check.
     const exclude = name === 'browser' ? ['--exclude-entrypoints', './verigate.js'] : [];
@@ -202,9 +226,9 @@ describe('the tarballs', () => {
   it('importing the packages starts nothing: no server, no timer, no global; the process ends by itself', async () => {
     // What keeps a process alive or listens: sockets, servers, timers (not a file read still closing).
     const report = "console.log(JSON.stringify({ global: typeof globalThis.Verigate, alive: process.getActiveResourcesInfo().filter((r) => /TCP|UDP|Pipe(Server|Connect)|Timeout|Immediate/.test(r)) }))";
-    const cjs = await node(['-e', `require('@verigate/node'); require('@verigate/node/fastify'); require('@verigate/browser'); ${report}`], scratch);
+    const cjs = await node(['-e', `require('@verigate/node'); require('@verigate/node/fastify'); require('@verigate/browser'); require('@verigate/react'); ${report}`], scratch);
     expect(JSON.parse(cjs)).toEqual({ global: 'undefined', alive: [] });
-    const esm = await node(['--input-type=module', '-e', `await import('@verigate/node'); await import('@verigate/node/fastify'); await import('@verigate/browser'); ${report}`], scratch);
+    const esm = await node(['--input-type=module', '-e', `await import('@verigate/node'); await import('@verigate/node/fastify'); await import('@verigate/browser'); await import('@verigate/react'); ${report}`], scratch);
     expect(JSON.parse(esm)).toEqual({ global: 'undefined', alive: [] });
   });
 });
@@ -378,5 +402,107 @@ describe("README's first integration, in Chromium", () => {
     const res = await fetch(`${appUrl()}/api/reports`, { headers: { Authorization: `Bearer vg_sandbox_test_${outcome}` } });
     expect(res.status).toBe(status);
     expect(await res.json()).toEqual(body);
+  });
+});
+
+describe('@verigate/react from its tarball', () => {
+  let pages: ReactPageServer;
+  let reactSite: Site;
+  /** Sign-in requests the page made, counted per test. */
+  let signIns = 0;
+
+  const sign = (userId: string, secret: string) =>
+    new SignJWT({ name: userId === 'ada' ? 'Ada' : userId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(userId)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(secret));
+
+  beforeAll(async () => {
+    const dir = join(scratch, 'react-page');
+    mkdirSync(dir, { recursive: true });
+    for (const file of ['index.html', 'main.tsx']) cpSync(join(REACT_PAGE_DIR, file), join(dir, file));
+    // The React 18 build: the same page, with `react` and `react-dom` resolved to the 18 install.
+    const react18Config = join(scratch, 'vite.react18.config.mjs');
+    writeFileSync(
+      react18Config,
+      `export default { resolve: { alias: { react: ${JSON.stringify(join(scratch, 'node_modules/react-18'))}, 'react-dom': ${JSON.stringify(join(scratch, 'node_modules/react-dom-18'))} } } };\n`,
+    );
+    const viteBin = join(scratch, 'node_modules/vite/bin/vite.js');
+    await buildReactPage({ viteBin, root: dir, outDir: join(scratch, 'react19') });
+    await buildReactPage({ viteBin, root: dir, outDir: join(scratch, 'react18'), configFile: react18Config });
+
+    pages = await serveReactPages({
+      builds: { react19: join(scratch, 'react19'), react18: join(scratch, 'react18') },
+      config: async () => ({ publishableKey: reactSite.publishableKey, baseUrl: gateway.urls.sandbox, identityToken: await sign('ada', reactSite.identitySecret) }),
+      identityToken: (userId) => sign(userId, reactSite.identitySecret),
+    });
+    const created = await admin('POST', '/sites', { name: 'React shop', allowedOrigins: [pages.origin] });
+    const key = await admin('POST', `/sites/${String(created.siteId)}/api-keys`, { name: 'react shop backend' });
+    reactSite = {
+      siteId: String(created.siteId),
+      publishableKey: String(created.publishableKey),
+      identitySecret: String(created.identitySecret),
+      apiKey: String(key.apiKey),
+    };
+    browser ??= await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(() => pages?.close());
+
+  it('renders on the server, in CommonJS and as an ES module, as an anonymous visitor, without starting the SDK', async () => {
+    const render = (load: string) =>
+      `${load} const { createElement: h } = React; ` +
+      "const User = () => h('p', null, useVerigateUser()?.userId ?? 'anonymous'); " +
+      "console.log(renderToString(h(VerigateProvider, { publishableKey: 'vg_sandbox_pk_unused', identityToken: 'unused' }, h(User))));";
+    const cjs = await node(
+      ['-e', render("const React = require('react'); const { renderToString } = require('react-dom/server'); const { VerigateProvider, useVerigateUser } = require('@verigate/react');")],
+      scratch,
+    );
+    expect(cjs.trim()).toBe('<p>anonymous</p>');
+    const esm = await node(
+      ['--input-type=module', '-e', render("import React from 'react'; import { renderToString } from 'react-dom/server'; import { VerigateProvider, useVerigateUser } from '@verigate/react';")],
+      scratch,
+    );
+    expect(esm.trim()).toBe('<p>anonymous</p>');
+  });
+
+  it.each([
+    ['react19', /^React 19\./],
+    ['react18', new RegExp(`^React ${REACT_18.replace(/\./g, '\\.')}$`)],
+  ])('the Vite-built page (%s) signs in with the identityToken prop, renders the user, and its token is verified', async (build, version) => {
+    const context = await (browser as Browser).newContext();
+    const page = await context.newPage();
+    const errors: string[] = [];
+    signIns = 0;
+    page.on('pageerror', (err) => errors.push(`uncaught ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(msg.text());
+    });
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && req.url() === `${gateway.urls.sandbox}/live_api/v1/sessions`) signIns += 1;
+    });
+    await page.goto(pages.url(build));
+    await page.getByText('Signed in as Ada').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#react').textContent()).toMatch(version);
+    expect(signIns).toBe(1); // StrictMode: still presented once
+
+    await page.getByRole('button', { name: 'Get token' }).click();
+    await page.waitForFunction(() => (document.querySelector('#token')?.textContent ?? '') !== '', undefined, { timeout: 15_000 });
+    const token = (await page.locator('#token').textContent()) ?? '';
+    const verified = await client.call('sandbox', 'POST', '/live_api/s2s/v1/users/verification', {
+      headers: { 'X-API-KEY': reactSite.apiKey },
+      body: { userVerificationToken: token },
+    });
+    expect(verified.body).toMatchObject({ isAuthenticated: true, userInfo: { userId: 'ada', name: 'Ada' } });
+
+    // A new identity token through the prop: the hook re-renders with the new user.
+    await page.getByRole('button', { name: 'Switch to Grace' }).click();
+    await page.getByText('Signed in as grace').waitFor({ timeout: 15_000 });
+    expect(errors).toEqual([]);
+    await context.close();
   });
 });

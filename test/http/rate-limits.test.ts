@@ -251,34 +251,57 @@ describe.each([
   });
 });
 
-describe('sign-ins per site (in the store)', () => {
+describe('refused sign-ins per site (in the store)', () => {
   const LIMIT = { points: 2, durationSeconds: 60 };
   let gw: TestGateway;
+  let busy: Provisioned;
+  let quiet: Provisioned;
 
   beforeAll(async () => {
-    gw = await startGateway({ rateLimits: { signInPerSite: LIMIT } });
+    gw = await startGateway({ rateLimits: { signInFailuresPerSite: LIMIT } });
+    const admin = adminClient(gw, 'live');
+    busy = await admin.provisionSite({ name: 'Busy' });
+    quiet = await admin.provisionSite({ name: 'Quiet' });
   });
   afterAll(() => gw.close());
 
-  const signIn = async (site: Provisioned, sub: string) => {
+  const identityToken = async (site: Provisioned, sub: string, secret = site.identitySecret) => {
     const now = Math.floor(gw.clock.now() / 1000);
-    const identityToken = await new SignJWT({})
+    return new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(sub)
+      .setJti(`${sub}-${Math.random()}`)
       .setIssuedAt(now)
       .setExpirationTime(now + 300)
-      .sign(createSecretKey(Buffer.from(site.identitySecret)));
-    return checked(await gw.http('live').post('/live_api/v1/sessions').send({ publishableKey: site.publishableKey, identityToken }));
+      .sign(createSecretKey(Buffer.from(secret)));
   };
+  const signIn = async (site: Provisioned, identityToken: string) =>
+    checked(await gw.http('live').post('/live_api/v1/sessions').send({ publishableKey: site.publishableKey, identityToken }));
+  const forged = (site: Provisioned, sub: string) => identityToken(site, sub, `vg_live_is_${'x'.repeat(43)}`);
 
-  it('answers 429 past the per-site limit; another site still signs in', async () => {
-    const admin = adminClient(gw, 'live');
-    const busy = await admin.provisionSite({ name: 'Busy' });
-    const quiet = await admin.provisionSite({ name: 'Quiet' });
-    expect((await signIn(busy, 'a')).status).toBe(201);
-    expect((await signIn(busy, 'b')).status).toBe(201);
-    expectRateLimited(await signIn(busy, 'c'), LIMIT.points, LIMIT.durationSeconds);
-    expect((await signIn(quiet, 'a')).status).toBe(201);
+  it('valid sign-ins never count: many more than the limit all sign in', async () => {
+    for (let i = 0; i < LIMIT.points * 3; i++) expect((await signIn(busy, await identityToken(busy, `ok-${i}`))).status).toBe(201);
+  });
+
+  it('refusals count: past the limit a bad token is 429 instead of 401, another site is untouched', async () => {
+    const refused = [await signIn(busy, await forged(busy, 'a')), await signIn(busy, await forged(busy, 'b'))];
+    expect(refused.map((r) => [r.status, r.body.code, r.body.reason])).toEqual([
+      [401, 'invalid_identity_token', 'bad_signature'],
+      [401, 'invalid_identity_token', 'bad_signature'],
+    ]);
+    expectRateLimited(await signIn(busy, await forged(busy, 'c')), LIMIT.points, LIMIT.durationSeconds);
+    expectRateLimited(await signIn(busy, 'not-a-jwt'), LIMIT.points, LIMIT.durationSeconds);
+    const other = await signIn(quiet, await forged(quiet, 'a'));
+    expect([other.status, other.body.code]).toEqual([401, 'invalid_identity_token']);
+  });
+
+  it('a valid identity token still signs in once the site’s failure budget is spent', async () => {
+    expectRateLimited(await signIn(busy, await forged(busy, 'd')), LIMIT.points, LIMIT.durationSeconds);
+    for (let i = 0; i < 3; i++) {
+      const res = await signIn(busy, await identityToken(busy, `after-${i}`));
+      expect(res.status).toBe(201);
+      expect(res.body.user.userId).toBe(`after-${i}`);
+    }
   });
 });
 

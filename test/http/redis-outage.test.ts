@@ -2,6 +2,8 @@ import type request from 'supertest';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type TestGateway } from '../support/gateway';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { pollUntil } from '../support/poll';
+import { createSecretKey } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { generateCredential } from '../../src/domain/credentials';
 
 jest.setTimeout(60_000);
@@ -58,6 +60,13 @@ async function expectFailsClosed(gw: TestGateway, data: Awaited<ReturnType<typeo
   expectUnavailable(checked(await gw.http('live').get('/live_api/v1/session').set('Authorization', bearer)));
   expectUnavailable(checked(await gw.http('live').post('/live_api/v1/users/verification-token').set('Authorization', bearer)));
   expectUnavailable(await adminClient(gw, 'live').call('post', '/sites', { name: 'During outage' }));
+  // A sign-in by email must not answer "no such user" (unknown_user) for a store it could not ask.
+  const byEmail = await new SignJWT({ email: 'ada@example.com' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt(Math.floor(gw.clock.now() / 1000))
+    .setExpirationTime(Math.floor(gw.clock.now() / 1000) + 300)
+    .sign(createSecretKey(Buffer.from(data.identitySecret, 'utf8')));
+  expectUnavailable(checked(await gw.http('live').post('/live_api/v1/sessions').send({ publishableKey: data.publishableKey, identityToken: byEmail })));
 }
 
 describe('Redis dies under a running gateway', () => {

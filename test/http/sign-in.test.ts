@@ -115,7 +115,10 @@ describe('POST /live_api/v1/sessions — sign-in with a customer-signed identity
       const other = await admin.provisionSite({ name: 'Other' });
       await refusedWith(await identityToken({ sub: 'x', siteKey: other.publishableKey }), 'site_key_mismatch');
     });
-    it('missing_user_id', async () => refusedWith(await identityToken({ email: 'no-id@example.com' }), 'missing_user_id'));
+    it('missing_user_id (neither a user id nor an email)', async () => {
+      await refusedWith(await identityToken({ name: 'Nobody' }), 'missing_user_id');
+      await refusedWith(await identityToken({ email: '' }), 'missing_user_id');
+    });
     it('unsupported_algorithm (none, in any casing)', async () => {
       for (const alg of ['none', 'None', 'NONE', 'nOnE']) {
         const header = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
@@ -131,6 +134,10 @@ describe('POST /live_api/v1/sessions — sign-in with a customer-signed identity
     it('malformed (not a JWT)', async () => {
       await refusedWith('not-a-jwt', 'malformed');
       await refusedWith('a.b.c', 'malformed');
+    });
+    it('malformed (an email with U+0000 in it, with or without an id)', async () => {
+      await refusedWith(await identityToken({ sub: 'x', email: 'a\u0000b@example.com' }), 'malformed');
+      await refusedWith(await identityToken({ email: 'a\u0000b@example.com' }), 'malformed');
     });
     it('malformed (a nested claim cannot be an attribute)', async () => refusedWith(await identityToken({ sub: 'x', prefs: { a: 1 } }), 'malformed'));
     it('attributes_too_large', async () => refusedWith(await identityToken({ sub: 'x', blob: 'y'.repeat(5000) }), 'attributes_too_large'));

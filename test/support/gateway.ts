@@ -40,7 +40,11 @@ export interface GatewayOptions {
   masterKey?: Buffer;
   clock?: FrozenClock;
   /** Rate limits, through the config (default: generous, so tests from one address are not limited). */
-  rateLimits?: Partial<Record<'signInPerIp' | 'signInPerSite' | 'exchangePerApiKey' | 'failedApiKeyPerIp', TestRateLimit>>;
+  rateLimits?: Partial<Record<keyof typeof RATE_LIMIT_VARIABLES, TestRateLimit>>;
+  /** `TRUST_PROXY`, as an operator writes it (default unset). */
+  trustProxy?: string;
+  /** Header and whole-request timeouts of the listeners (default SPEC §7's 10 s each); tests shorten them rather than wait. */
+  httpTimeouts?: { headersMs: number; requestMs: number };
   /** Where the gateway logs (default: nowhere). */
   log?: Logger;
   /** Redis client options: `commandTimeoutMs` goes to the config (REDIS_COMMAND_TIMEOUT_MS), the rest to createGateway. */
@@ -88,14 +92,19 @@ export interface TestGateway {
 const GENEROUS_LIMITS: Partial<Record<keyof RateLimitConfig, number>> = {
   signInPerAddress: 100_000,
   failedApiKeysPerAddress: 100_000,
+  signInFailuresPerSite: 100_000,
+  sessionPerAddress: 100_000,
+  adminFailuresPerAddress: 100_000,
 };
 
 /** The config variable of each limit a test may set. */
 const RATE_LIMIT_VARIABLES = {
   signInPerIp: 'RATE_LIMIT_SIGN_IN_PER_ADDRESS',
-  signInPerSite: 'RATE_LIMIT_SIGN_IN_PER_SITE',
+  signInFailuresPerSite: 'RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE',
+  sessionPerIp: 'RATE_LIMIT_SESSION_PER_ADDRESS',
   exchangePerApiKey: 'RATE_LIMIT_EXCHANGE_PER_API_KEY',
   failedApiKeyPerIp: 'RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS',
+  adminFailuresPerIp: 'RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS',
 } as const;
 
 /** The environment a config is loaded from, for the gateway this test wants. */
@@ -111,6 +120,10 @@ function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: 
     VERIGATE_ADMIN_TOKEN: parts.adminToken,
     RATE_LIMIT_SIGN_IN_PER_ADDRESS: String(GENEROUS_LIMITS.signInPerAddress),
     RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: String(GENEROUS_LIMITS.failedApiKeysPerAddress),
+    RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE: String(GENEROUS_LIMITS.signInFailuresPerSite),
+    RATE_LIMIT_SESSION_PER_ADDRESS: String(GENEROUS_LIMITS.sessionPerAddress),
+    RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: String(GENEROUS_LIMITS.adminFailuresPerAddress),
+    ...(options.trustProxy !== undefined && { TRUST_PROXY: options.trustProxy }),
     ...parts.redis,
   };
   for (const [name, limit] of Object.entries(options.rateLimits ?? {})) {
@@ -159,6 +172,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<TestGa
     ...(Object.keys(redisOptions).length > 0 && { redis: redisOptions }),
     ...(options.consoleAssetsDir !== undefined && { consoleAssetsDir: options.consoleAssetsDir }),
     ...(options.exchangeCountsFlushMs !== undefined && { exchangeCountsFlushMs: options.exchangeCountsFlushMs }),
+    ...(options.httpTimeouts && { httpTimeouts: options.httpTimeouts }),
   });
   await gateway.start();
   const urls = (await gateway.listen()) as Record<Environment | 'admin', string>;
@@ -225,7 +239,7 @@ export function adminClient(gw: TestGateway, env: Environment = 'live') {
   };
   return {
     call,
-    async provisionSite(input: { name?: string; allowedOrigins?: string[] } = {}): Promise<Provisioned> {
+    async provisionSite(input: { name?: string; allowedOrigins?: string[]; maxUsers?: number | null } = {}): Promise<Provisioned> {
       const site = await call('post', '/sites', { name: input.name ?? 'Shop', ...input });
       if (site.status !== 201) throw new Error(`createSite: ${site.status} ${JSON.stringify(site.body)}`);
       const key = await call('post', `/sites/${site.body.siteId}/api-keys`, { name: 'backend' });

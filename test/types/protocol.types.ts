@@ -8,7 +8,7 @@ import type { ApiErrorCode, IdentityTokenFailureReason, NotVerifiedReason } from
 import type { ApiErrorCode as BrowserApiErrorCode, IdentityTokenFailureReason as BrowserReason } from '@verigate/browser';
 import type { ErrorCode } from '../../src/domain/errors';
 import type { NotVerifiedReason as GatewayNotVerifiedReason } from '../../src/domain/exchange';
-import type { IdentityTokenFailure } from '../../src/domain/identity-tokens';
+import type { IdentityTokenFailure, SignInRefusal } from '../../src/domain/identity-tokens';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const assertType = <T extends true>(_: T): void => undefined;
@@ -16,5 +16,5 @@ const assertType = <T extends true>(_: T): void => undefined;
 assertType<Equal<ErrorCode, ApiErrorCode>>(true);
 assertType<Equal<ErrorCode, BrowserApiErrorCode>>(true);
 assertType<Equal<GatewayNotVerifiedReason, NotVerifiedReason>>(true);
-assertType<Equal<IdentityTokenFailure, IdentityTokenFailureReason>>(true);
-assertType<Equal<IdentityTokenFailure, BrowserReason>>(true);
+assertType<Equal<IdentityTokenFailure | SignInRefusal, IdentityTokenFailureReason>>(true);
+assertType<Equal<IdentityTokenFailure | SignInRefusal, BrowserReason>>(true);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { inspect } from 'node:util';
-import { ConfigError, loadConfig, redactedConfigSummary, redactUrl } from '../../src/config';
+import { ConfigError, isLoopbackHost, loadConfig, redactedConfigSummary, redactUrl } from '../../src/config';
 
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 const ADMIN_TOKEN = 'a'.repeat(40);
@@ -469,31 +469,90 @@ describe('loadConfig rate limits', () => {
   it('has the documented defaults, each a count per minute', () => {
     expect(loadConfig({}).rateLimits).toEqual({
       signInPerAddress: 60,
-      signInPerSite: 6000,
+      signInFailuresPerSite: 600,
+      sessionPerAddress: 600,
       failedApiKeysPerAddress: 100,
       exchangePerApiKey: 200_000,
+      adminFailuresPerAddress: 20,
     });
   });
 
   it('reads each limit from its variable', () => {
     const config = loadConfig({
       RATE_LIMIT_SIGN_IN_PER_ADDRESS: '5',
-      RATE_LIMIT_SIGN_IN_PER_SITE: '6',
+      RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE: '6',
+      RATE_LIMIT_SESSION_PER_ADDRESS: '9',
       RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS: '7',
       RATE_LIMIT_EXCHANGE_PER_API_KEY: '8',
+      RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: '10',
     });
-    expect(config.rateLimits).toEqual({ signInPerAddress: 5, signInPerSite: 6, failedApiKeysPerAddress: 7, exchangePerApiKey: 8 });
+    expect(config.rateLimits).toEqual({
+      signInPerAddress: 5,
+      signInFailuresPerSite: 6,
+      sessionPerAddress: 9,
+      failedApiKeysPerAddress: 7,
+      exchangePerApiKey: 8,
+      adminFailuresPerAddress: 10,
+    });
     expect(redactedConfigSummary(config).rateLimits).toEqual(config.rateLimits);
+  });
+
+  it('refuses the retired RATE_LIMIT_SIGN_IN_PER_SITE, naming its successor', () => {
+    expect(problemsOf({ RATE_LIMIT_SIGN_IN_PER_SITE: '6000' })).toEqual([
+      'RATE_LIMIT_SIGN_IN_PER_SITE is gone: sign-ins per site now count only refusals; set RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE (default 600) instead',
+    ]);
   });
 
   it.each([
     ['RATE_LIMIT_SIGN_IN_PER_ADDRESS', '0'],
-    ['RATE_LIMIT_SIGN_IN_PER_SITE', 'lots'],
+    ['RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE', 'lots'],
+    ['RATE_LIMIT_SESSION_PER_ADDRESS', '0x10'],
     ['RATE_LIMIT_FAILED_API_KEYS_PER_ADDRESS', '-1'],
     ['RATE_LIMIT_EXCHANGE_PER_API_KEY', '1.5'],
+    ['RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS', '20/min'],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(problemsOf({ [name]: value })).toEqual([
       `${name} must be an integer from 1 to 100000000 (a count per minute), got ${JSON.stringify(value)}`,
     ]);
+  });
+});
+
+describe('loadConfig TRUST_PROXY (SPEC §7)', () => {
+  it('defaults to trusting no proxy; false and 0 say the same', () => {
+    for (const env of [{}, { TRUST_PROXY: 'false' }, { TRUST_PROXY: 'FALSE' }, { TRUST_PROXY: '0' }, { TRUST_PROXY: ' ' }]) {
+      expect(loadConfig(env).trustProxy).toEqual({ kind: 'none' });
+    }
+  });
+
+  it('reads a hop count and a list of addresses, ranges and the words', () => {
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toEqual({ kind: 'hops', hops: 2 });
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::/32, linklocal,uniquelocal,192.0.2.7' }).trustProxy).toEqual({
+      kind: 'list',
+      entries: ['loopback', '10.0.0.0/8', '2001:db8::/32', 'linklocal', 'uniquelocal', '192.0.2.7'],
+    });
+    expect(redactedConfigSummary(loadConfig({ TRUST_PROXY: '1' })).trustProxy).toEqual({ kind: 'hops', hops: 1 });
+  });
+
+  it('refuses true, naming TRUST_PROXY and why', () => {
+    for (const value of ['true', 'TRUE', 'True']) {
+      const problems = problemsOf({ TRUST_PROXY: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^TRUST_PROXY=true is refused: it would let any client choose its own address/);
+    }
+  });
+
+  it.each(['everyone', '10.0.0.0/33', '300.1.1.1', 'loopback,,10.0.0.1', '33', '*'])('refuses TRUST_PROXY=%s, naming the variable', (value) => {
+    const problems = problemsOf({ TRUST_PROXY: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^TRUST_PROXY must be false, a hop count/);
+  });
+});
+
+describe('isLoopbackHost (the ADMIN_HOST warning)', () => {
+  it.each(['127.0.0.1', '127.1.2.3', '::1', '[::1]', '0:0:0:0:0:0:0:1', 'localhost', 'LOCALHOST'])('%s is loopback', (host) => {
+    expect(isLoopbackHost(host)).toBe(true);
+  });
+  it.each(['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'admin.internal', '::2', '128.0.0.1'])('%s is not', (host) => {
+    expect(isLoopbackHost(host)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Every export of @verigate/node, @verigate/node/fastify and
- * @verigate/browser carries TSDoc with an `@example`: what a customer's
+ * Every export of @verigate/node, @verigate/node/fastify, @verigate/browser
+ * and @verigate/react carries TSDoc with an `@example`: what a customer's
  * editor shows on hover is the documentation. Read with the TypeScript
  * compiler from the packages' entry points.
  */
@@ -12,11 +12,21 @@ const ENTRY_POINTS = {
   '@verigate/node': 'packages/node/src/index.ts',
   '@verigate/node/fastify': 'packages/node/src/fastify.ts',
   '@verigate/browser': 'packages/browser/src/index.ts',
+  '@verigate/react': 'packages/react/src/index.ts',
 };
 
 const program = ts.createProgram(
   Object.values(ENTRY_POINTS).map((f) => resolve(ROOT, f)),
-  { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, skipLibCheck: true, noEmit: true },
+  {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    strict: true,
+    skipLibCheck: true,
+    noEmit: true,
+    // @verigate/react re-exports @verigate/browser's types: read them from its sources, as packages/react/tsconfig.json does.
+    paths: { '@verigate/browser': [resolve(ROOT, 'packages/browser/src/index.ts')] },
+  },
 );
 const checker = program.getTypeChecker();
 

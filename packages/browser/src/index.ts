@@ -8,6 +8,7 @@
  */
 export { createVerigate, TOKEN_REUSE_MARGIN_MS } from './client.js';
 export type { InitOptions, UserChangeListener, Verigate } from './client.js';
+export type { VerigateCommandFunction } from './command-queue.js';
 export { loadVerigate, SCRIPT_PATH } from './loader.js';
 export type { LoadVerigateOptions } from './loader.js';
 export { VerigateError } from './errors.js';

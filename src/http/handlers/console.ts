@@ -12,6 +12,8 @@ import {
   resumeSession,
   setConsoleCookie,
 } from '../console-session';
+import { authenticateAdminToken } from '../middleware/admin-auth';
+import type { RateLimit } from '../rate-limits';
 
 /**
  * The console page's policy: its own script and styles only (no inline
@@ -37,7 +39,7 @@ const NOT_BUILT = 'The console has not been built: run npm run build';
 
 const signedIn = (view: ConsoleSessionView) => ({ signedIn: true as const, ...view });
 
-export function consoleHandlers(access: AdminAccess, assets: ConsoleAssets | null) {
+export function consoleHandlers(access: AdminAccess, assets: ConsoleAssets | null, failures?: RateLimit) {
   return {
     index(_req: Request, res: Response): void {
       if (!assets) throw new VerigateError('not_found', NOT_BUILT);
@@ -65,7 +67,7 @@ export function consoleHandlers(access: AdminAccess, assets: ConsoleAssets | nul
     async signIn(req: Request, res: Response): Promise<void> {
       checkSameOrigin(req);
       const { token } = validate(SignIn, await readJsonBody(req));
-      const principal = await access.authenticate(token.trim());
+      const principal = await authenticateAdminToken(access, failures, res, token.trim());
       const { cookie, view } = await access.openConsoleSession(principal);
       setConsoleCookie(req, res, cookie);
       res.status(201).setHeader('Cache-Control', 'no-store');

@@ -53,14 +53,14 @@ export function exchangeHandler(deps: EnvironmentDeps) {
    * lookups. A malformed key (typo, truncation, other environment) costs no
    * store work and is refused without touching the store, as SPEC §2 says.
    */
-  const authenticateApiKey = async (req: IncomingMessage, clientAddress: string): Promise<ApiKeyRecord> => {
+  const authenticateApiKey = async (req: IncomingMessage, addressKey: string): Promise<ApiKeyRecord> => {
     // Node joins a repeated X-API-KEY into one string, so a string it is.
     const presented = req.headers['x-api-key'] as string | undefined;
     try {
       return await domain.apiKeys.authenticate(presented);
     } catch (err) {
       if (err instanceof VerigateError && err.code === 'invalid_api_key' && presented !== undefined && looksLikeSecretKey(presented)) {
-        await limits.failedApiKeyPerIp.consume(clientAddress);
+        await limits.failedApiKeyPerIp.consume(addressKey);
       }
       throw err;
     }
@@ -68,8 +68,10 @@ export function exchangeHandler(deps: EnvironmentDeps) {
 
   return async function exchangeVerificationToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Not a try/next wrapper: a refusal is counted for the console's chart (by its code), then rethrown as ever.
+    const state = requestState(res);
     try {
-      const apiKey = await authenticateApiKey(req, requestState(res).clientAddress);
+      const apiKey = await authenticateApiKey(req, state.addressKey);
+      state.siteId = apiKey.siteId;
       await limits.exchangePerApiKey.consume(apiKey.keyId);
       const body = validate(ExchangeBody, await readJsonBody(req));
       const { result, reusableUntil } = await domain.exchange.answerVerificationToken(apiKey, body.userVerificationToken, body.productId);
@@ -85,7 +87,9 @@ export function exchangeHandler(deps: EnvironmentDeps) {
       }
       pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), headers);
     } catch (err) {
-      stats.count(err instanceof VerigateError ? err.code : 'internal_error');
+      const code = err instanceof VerigateError ? err.code : 'internal_error';
+      countOutcome(code);
+      stats.count(code);
       throw err;
     }
   };

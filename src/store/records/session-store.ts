@@ -3,7 +3,7 @@ import type { NewEvent } from '../../domain/events';
 import type { KvEventLog } from './event-log';
 import type { SessionStore } from '../../domain/ports';
 import { sessionEndsAt, type SessionRecord } from '../../domain/records';
-import type { KvStore, WriteOp } from '../kv';
+import type { KvStore, WriteGuard, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
 
@@ -21,7 +21,8 @@ function sessionTtlMs(session: SessionRecord, now: number): number {
  * session record, which is already gone: from the atomic write on, every
  * lookup by token finds nothing, so the order is invisible to readers. If
  * this step fails, a pointer lingers until its TTL (the session's end) and
- * still leads nowhere.
+ * still leads nowhere. With `guard`, the write is a compare-and-set
+ * (`writeIf`): false, and nothing written, when the guard no longer holds.
  */
 export async function endSessionsOfUser(
   kv: KvStore,
@@ -31,7 +32,8 @@ export async function endSessionsOfUser(
   events: (sessions: readonly SessionRecord[]) => readonly NewEvent[],
   alsoDelete: readonly string[] = [],
   alsoWrite: readonly WriteOp[] = [],
-): Promise<void> {
+  guard?: WriteGuard,
+): Promise<boolean> {
   const ids = await kv.members(keys.userSessions(siteId, userId));
   const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
   const sessions = records.flatMap((raw) => {
@@ -39,15 +41,18 @@ export async function endSessionsOfUser(
     return session ? [session] : [];
   });
   const described = events(sessions);
-  await kv.write([
+  const ops: WriteOp[] = [
     ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
     ...alsoWrite,
     ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
     { op: 'del', key: keys.userSessions(siteId, userId) },
     ...eventLog.ops(described),
-  ]);
+  ];
+  if (guard === undefined) await kv.write(ops);
+  else if (!(await kv.writeIf(guard, ops))) return false;
   await eventLog.announce(described);
   await Promise.all(sessions.map((s) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(s.tokenHash) }])));
+  return true;
 }
 
 /**
@@ -134,7 +139,7 @@ export class KvSessionStore implements SessionStore {
     return sessions;
   }
 
-  endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void> {
-    return endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events);
+  async endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void> {
+    await endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events);
   }
 }

@@ -1,9 +1,9 @@
 import { StoreUnavailableError, VerigateError } from '../../domain/errors';
 import type { NewEvent } from '../../domain/events';
-import type { UserEvents, UserSearchPage, UserStore } from '../../domain/ports';
+import type { SaveConditions, SaveOutcome, UserEvents, UserSearchPage, UserStore } from '../../domain/ports';
 import type { ProductAccess, SessionRecord, UserChanges, UserRecord } from '../../domain/records';
 import type { KvEventLog } from './event-log';
-import type { KvStore, WriteOp } from '../kv';
+import type { KvStore, WriteGuard, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
 import { endSessionsOfUser } from './session-store';
@@ -21,7 +21,14 @@ const MAX_ATTEMPTS = 100;
  * user), with a member per user id and one per email:
  *   `u:<userId>`                 ordered by user id
  *   `e:<email lower case>\0<userId>`  ordered by email, then user id
- * A prefix search is a ZRANGEBYLEX on each kind (src/store/kv.ts rangeByLex).
+ * A prefix search is a ZRANGEBYLEX on each kind (src/store/kv.ts rangeByLex);
+ * an email sign-in reads the members that start with `e:<email>\0`. The
+ * `u:` members are also the site's seat count (countByLex, and a `fewerThan`
+ * guard of the create's writeIf): it is kept by the very writes that create
+ * and delete users, so there is no separate counter to drift or to
+ * initialise. Every write adds the record's members again (ZADD of a
+ * present member changes nothing), so a user stored before the index
+ * existed is indexed, and counted, from its next change on.
  */
 const ID = 'u:';
 const EMAIL = 'e:';
@@ -32,16 +39,22 @@ function indexMembers(user: UserRecord): string[] {
   return members;
 }
 
-/** Index ops that take the index from `before`'s entries to `after`'s. */
+/** Index ops that take the index from `before`'s entries to `after`'s (all of `after`'s added, see above). */
 function indexOps(siteId: string, before: UserRecord | null, after: UserRecord | null): WriteOp[] {
   const key = keys.userIndex(siteId);
   const old = new Set(before ? indexMembers(before) : []);
   const next = new Set(after ? indexMembers(after) : []);
   return [
     ...[...old].filter((m) => !next.has(m)).map((member): WriteOp => ({ op: 'zrem', key, member })),
-    ...[...next].filter((m) => !old.has(m)).map((member): WriteOp => ({ op: 'zadd', key, member })),
+    ...[...next].map((member): WriteOp => ({ op: 'zadd', key, member })),
   ];
 }
+
+/** The index members of the users with this email (lower case), whatever their id. */
+const emailPrefix = (email: string): string => `${EMAIL}${email.toLowerCase()}\u0000`;
+
+const conflictStorm = (userId: string): StoreUnavailableError =>
+  new StoreUnavailableError(new Error(`user ${userId}: ${MAX_ATTEMPTS} conflicting writes in a row`));
 
 /** What a search cursor holds: the query it belongs to and the last member taken from each kind. */
 interface Cursor {
@@ -143,26 +156,76 @@ export class KvUserStore implements UserStore {
         return { before, after };
       }
     }
-    throw new StoreUnavailableError(new Error(`user ${userId}: ${MAX_ATTEMPTS} conflicting writes in a row`));
+    throw conflictStorm(userId);
   }
 
+  async findByEmail(siteId: string, email: string, limit: number): Promise<UserRecord[]> {
+    const members = await this.kv.rangeByLex(keys.userIndex(siteId), { prefix: emailPrefix(email), limit });
+    if (members.length === 0) return [];
+    const records = await this.kv.getMany(members.map((m) => keys.user(siteId, candidate(m).userId)));
+    const folded = email.toLowerCase();
+    // The index is written with each record, so this holds; it also keeps an
+    // email with a NUL in it from matching another's entry.
+    return records
+      .map((raw) => decode<UserRecord>(raw))
+      .filter((u): u is UserRecord => u !== null && u.email?.toLowerCase() === folded);
+  }
+
+  /**
+   * A compare-and-set of the record like `update`, with the conditions in
+   * the same step: `existingWithEmail` against the record read, `maxUsers`
+   * as a `fewerThan` guard on the index's `u:` members (the site's users)
+   * when this creates one. A refused write is retried from a fresh read (the
+   * user may exist by now: then it is a change, never refused by seats);
+   * a create retried while the count shows the site full is answered
+   * `seat_limit_reached`.
+   */
   async saveChanges(
     siteId: string,
     userId: string,
     changes: UserChanges,
     now: number,
     events: UserEvents,
-  ): Promise<{ user: UserRecord; created: boolean }> {
-    const { before, after } = await this.update(siteId, userId, (existing) => ({
-      userId,
-      email: changes.email !== undefined ? changes.email : (existing?.email ?? null),
-      name: changes.name !== undefined ? changes.name : (existing?.name ?? null),
-      attributes: changes.attributes ?? existing?.attributes ?? {},
-      productAccess: changes.productAccess ?? existing?.productAccess ?? [],
-      createdAt: existing?.createdAt ?? now,
-      updatedAt: now,
-    }), events);
-    return { user: after as UserRecord, created: before === null };
+    conditions: SaveConditions = {},
+  ): Promise<SaveOutcome> {
+    const key = keys.user(siteId, userId);
+    const index = keys.userIndex(siteId);
+    const { maxUsers, existingWithEmail } = conditions;
+    // The count is read only after a write was refused: a create with seats to spare costs no extra round trip.
+    let refused = false;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const raw = await this.kv.get(key);
+      const before = decode<UserRecord>(raw);
+      if (existingWithEmail !== undefined && before?.email?.toLowerCase() !== existingWithEmail.toLowerCase()) {
+        return { saved: false, reason: 'no_such_user' };
+      }
+      const guards: WriteGuard[] = [{ key, equals: raw }];
+      if (before === null && maxUsers !== undefined && maxUsers !== null) {
+        if (refused && (await this.kv.countByLex(index, ID)) >= maxUsers) return { saved: false, reason: 'seat_limit_reached' };
+        guards.push({ key: index, prefix: ID, fewerThan: maxUsers });
+      }
+      const after: UserRecord = {
+        userId,
+        email: changes.email !== undefined ? changes.email : (before?.email ?? null),
+        name: changes.name !== undefined ? changes.name : (before?.name ?? null),
+        attributes: changes.attributes ?? before?.attributes ?? {},
+        productAccess: changes.productAccess ?? before?.productAccess ?? [],
+        createdAt: before?.createdAt ?? now,
+        updatedAt: now,
+      };
+      const described = events(before, after);
+      const written = await this.kv.writeIf(guards, [
+        { op: 'set', key, value: encode(after) },
+        ...indexOps(siteId, before, after),
+        ...this.eventLog.ops(described),
+      ]);
+      if (written) {
+        await this.eventLog.announce(described);
+        return { saved: true, user: after, created: before === null };
+      }
+      refused = true;
+    }
+    throw conflictStorm(userId);
   }
 
   async grantProduct(siteId: string, userId: string, access: ProductAccess, now: number, events: UserEvents): Promise<UserRecord | null> {
@@ -231,16 +294,26 @@ export class KvUserStore implements UserStore {
     return { users, nextCursor: more ? encodeCursor(next) : null };
   }
 
-  /** The user record and its index entries go in the same atomic write as the sessions (see endSessionsOfUser). */
+  /**
+   * The user record and its index entries go in the same atomic write as
+   * the sessions (see endSessionsOfUser), a compare-and-set against the
+   * record the entries were worked out from: a rename in between cannot
+   * leave its new email's entry pointing at a deleted user.
+   */
   async deleteWithSessions(
     siteId: string,
     userId: string,
     events: (sessions: readonly SessionRecord[]) => readonly NewEvent[],
   ): Promise<void> {
-    const user = await this.find(siteId, userId);
-    // The id entry goes even without a record (a site purge walks the index and must see it shrink).
-    const unindex: WriteOp[] = [...indexOps(siteId, user, null), { op: 'zrem', key: keys.userIndex(siteId), member: `${ID}${userId}` }];
-    await endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events, [keys.user(siteId, userId)], unindex);
+    const key = keys.user(siteId, userId);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const raw = await this.kv.get(key);
+      const user = decode<UserRecord>(raw);
+      // The id entry goes even without a record (a site purge walks the index and must see it shrink).
+      const unindex: WriteOp[] = [...indexOps(siteId, user, null), { op: 'zrem', key: keys.userIndex(siteId), member: `${ID}${userId}` }];
+      if (await endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events, [key], unindex, { key, equals: raw })) return;
+    }
+    throw conflictStorm(userId);
   }
 
   /** Every user id of the site's index, a page at a time (for a site purge). */

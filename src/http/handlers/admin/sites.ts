@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { MAX_IDENTITY_TOKEN_AGE_SECONDS } from '../../../domain/sites';
+import { MAX_IDENTITY_TOKEN_AGE_SECONDS, MAX_SITE_USERS } from '../../../domain/sites';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
 import { coversSite } from '../../../domain/admin-access';
@@ -28,12 +28,15 @@ const siteFields = {
   name: z.string().min(1).max(200),
   allowedOrigins: z.array(origin).max(50),
   maxIdentityTokenAgeSeconds: z.number().int().min(1).max(MAX_IDENTITY_TOKEN_AGE_SECONDS),
+  /** Seats; null (the default) for no limit, 0 to take no new users. */
+  maxUsers: z.number().int().min(0).max(MAX_SITE_USERS).nullable(),
 };
 
 const CreateSite = z.strictObject({
   name: siteFields.name,
   allowedOrigins: siteFields.allowedOrigins.optional(),
   maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
+  maxUsers: siteFields.maxUsers.optional(),
 });
 
 const PatchSite = z
@@ -41,8 +44,9 @@ const PatchSite = z
     name: siteFields.name.optional(),
     allowedOrigins: siteFields.allowedOrigins.optional(),
     maxIdentityTokenAgeSeconds: siteFields.maxIdentityTokenAgeSeconds.optional(),
+    maxUsers: siteFields.maxUsers.optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds');
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, allowedOrigins, maxIdentityTokenAgeSeconds, maxUsers');
 
 const RotateIdentitySecret = z
   .strictObject({ graceSeconds: z.number().int().min(0).max(MAX_IDENTITY_TOKEN_AGE_SECONDS).optional() })

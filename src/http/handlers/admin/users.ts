@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { MAX_USER_ID_LENGTH, MAX_USER_SEARCH_LIMIT } from '../../../domain/users';
+import { isWellFormedUserId, MAX_USER_ID_LENGTH, MAX_USER_SEARCH_LIMIT } from '../../../domain/users';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
 import { causeOf, domainFor, instant, param } from './common';
@@ -48,6 +48,11 @@ function userIdParam(req: Request): string {
   if (userId.length < 1 || userId.length > MAX_USER_ID_LENGTH) {
     throw new VerigateError('invalid_request', `userId must be 1 to ${MAX_USER_ID_LENGTH} characters`, {
       errors: [{ path: 'userId', message: `must be 1 to ${MAX_USER_ID_LENGTH} characters` }],
+    });
+  }
+  if (!isWellFormedUserId(userId)) {
+    throw new VerigateError('invalid_request', 'userId must be well-formed Unicode (no lone surrogates)', {
+      errors: [{ path: 'userId', message: 'must be well-formed Unicode (no lone surrogates)' }],
     });
   }
   return userId;
