@@ -9,6 +9,7 @@
  */
 export { createVerigateClient } from './client.js';
 export type { VerigateClient, VerigateClientOptions, VerifyUserOptions } from './client.js';
+export type { LocalVerificationStatus } from './local/local-verifier.js';
 export { requireVerifiedUser } from './express.js';
 export type { ExpressRequestLike, ExpressResponseLike, RequireVerifiedUserOptions } from './express.js';
 export { authenticateRequest } from './fetch.js';

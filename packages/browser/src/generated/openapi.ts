@@ -1886,6 +1886,24 @@ export interface components {
         readonly SetConsoleCookie: string;
         readonly ConsoleContentSecurityPolicy: string;
         readonly CacheControlImmutable: "public, max-age=31536000, immutable";
+        /**
+         * @description On a verified answer to a real token (not on a refusal, not on a
+         *     sandbox fixture): the instant until which this answer holds unless an
+         *     event (SPEC §11) says otherwise — the session's own end if nothing
+         *     touches it again (its absolute expiry or its idle timeout, whichever
+         *     comes first) or the API key's expiry, whichever is first.
+         *     `@verigate/node`'s local verification (SPEC §12) answers a session
+         *     from memory no longer than this; sign-outs, user and product changes
+         *     and key revocations reach it as events.
+         */
+        readonly XVerigateReusableUntil: string;
+        /**
+         * @description When the API key that made the call expires (set at its creation, or
+         *     by a roll of it), on every answer of such a key; absent for a key
+         *     without expiry. `@verigate/node`'s local verification answers
+         *     nothing from memory past it.
+         */
+        readonly XVerigateApiKeyExpiresAt: string;
         /** @description Identifies the request in logs; echoed on every response. */
         readonly XRequestId: string;
         /** @description Token- and user-bearing responses must not be cached. */
@@ -1937,6 +1955,8 @@ export interface operations {
                 headers: {
                     readonly "X-Request-Id": components["headers"]["XRequestId"];
                     readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly "X-Verigate-Reusable-Until": components["headers"]["XVerigateReusableUntil"];
+                    readonly "X-Verigate-Api-Key-Expires-At": components["headers"]["XVerigateApiKeyExpiresAt"];
                     readonly [name: string]: unknown;
                 };
                 content: {
