@@ -6,7 +6,7 @@
  * Knobs (environment): BENCH_DURATION (seconds measured per row, default and
  * minimum 10), BENCH_WARMUP (seconds, default 3), BENCH_CLIENT (wrk |
  * autocannon), BENCH_WRK_THREADS (default 1), BENCH_ONLY (comma-separated row
- * ids: node, express, reference, oidc, verigate, fresh, mixed, propagation — for working
+ * ids: node, express, reference, oidc, verigate, fresh, mixed, propagation, local — for working
  * on one lever; the full table needs every row; `none` for none), BENCH_USERS
  * (default 10000), BENCH_AB (comma-separated project roots, each with a
  * built dist/, optionally followed by #node-flag#node-flag: their exchange is
@@ -33,6 +33,8 @@ import { ROOT } from './lib/paths';
 import { cpuMicros, cpuTime, freePort, isAlive, startProcess, stopAll, waitForPort, type Server } from './lib/proc';
 import { startRedis } from './lib/redis-server';
 import { measurePropagation, type PropagationResult } from './propagation';
+import { openEventStreams } from './event-streams';
+import { measureLocal, type LocalResult } from './local';
 
 const CONNECTIONS = 32;
 const DURATION = Math.max(10, Number(process.env.BENCH_DURATION ?? 10));
@@ -40,6 +42,8 @@ const WARMUP = Math.max(1, Number(process.env.BENCH_WARMUP ?? 3));
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 /** Every row is measured this many times, round by round; the table shows each row's median round. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+/** Event streams held open in the `streams` row (BENCH_STREAMS). */
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 const PROVISION_CONCURRENCY = 32;
 const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
@@ -344,6 +348,31 @@ async function main(): Promise<number> {
       { usesRedis: true },
     );
   };
+  /** The exchange again, with 1,000 event streams (SPEC §11) open on the same instance the whole time. */
+  const measureWithStreams = async (): Promise<void> => {
+    const key = await rowKeys('bench-streams');
+    const streamKey = await newApiKey('bench-stream-reader');
+    const streams = await openEventStreams(livePort, streamKey, STREAMS);
+    try {
+      const tokens = await freshCycleTokens();
+      const bytesBefore = streams.bytes();
+      const t0 = Date.now();
+      await measure(
+        'streams',
+        `verigate exchange, ${STREAMS.toLocaleString('en-US')} event streams open`,
+        verigate,
+        { ...jsonSpec, url: verigateUrl, plan: exchangePlan(tokens, key), expectBody: verified },
+        { usesRedis: true },
+      );
+      const seconds = (Date.now() - t0) / 1000;
+      rows[rows.length - 1] = {
+        ...(rows[rows.length - 1] as Row),
+        note: `${streams.open()} streams open throughout; ${Math.round((streams.bytes() - bytesBefore) / seconds / 1024)} KiB/s of heartbeats read`,
+      };
+    } finally {
+      streams.close();
+    }
+  };
   const measureFresh = async (): Promise<void> => {
     const freshKey = await rowKeys('bench-fresh');
     // Every request a token never presented before: no cache can help. Sized from a warm-up on tokens of its own.
@@ -393,6 +422,7 @@ async function main(): Promise<number> {
     ['reference', measureReference],
     ['oidc', measureOidc],
     ['verigate', measureVerigate],
+    ['streams', measureWithStreams],
     ['fresh', measureFresh],
     ['mixed', measureMixed],
   ];
@@ -453,6 +483,24 @@ async function main(): Promise<number> {
     }
   }
 
+  // --- local verification (SPEC §12): in-process answers and sign-out to local refusal ------------
+  let local: LocalResult | null = null;
+  if (wanted('local')) {
+    local = await measureLocal({
+      livePort,
+      adminPort,
+      adminToken,
+      siteId,
+      apiKey: await newApiKey('bench-local'),
+      sessionTokens,
+      durationSeconds: DURATION,
+      log,
+    });
+    const online = [...rows].reverse().find((r) => r.id === 'verigate')?.result.rps ?? local.onlineSdkPerSecond;
+    if (local.localKnownPerSecond < 20 * online) problems.push(`local verification: ${(local.localKnownPerSecond / online).toFixed(1)}× the online exchange on known sessions (target 20×)`);
+    if (local.revocation.p99Ms > 250) problems.push(`local verification: sign-out → local refusal p99 ${local.revocation.p99Ms.toFixed(0)} ms (target 250 ms)`);
+  }
+
   // --- shut down, then check the log holds no secret ---------------------------------------------
   closeConnections();
   await verigate.stop();
@@ -479,6 +527,7 @@ async function main(): Promise<number> {
     leaked,
     problems,
     propagation,
+    local,
   });
   // Only a full run is the table; a run of some rows (BENCH_ONLY, BENCH_AB) goes beside it.
   const name = ONLY === null && !process.env.BENCH_AB && USERS === 10_000 ? 'latest' : 'partial-latest';
@@ -515,6 +564,7 @@ interface Meta {
   leaked: number;
   problems: string[];
   propagation: PropagationResult | null;
+  local: LocalResult | null;
 }
 
 /** Each row id's median round (by req/s), in the order the rows were first measured. */
@@ -608,6 +658,8 @@ function buildReport(allRows: readonly Row[], meta: Meta): { markdown: string; j
       ? `Revocation → refusal on a second instance (API key revoked through A while B has it cached, B polled until it refuses; SPEC bound 1 s): median ${meta.propagation.medianMs.toFixed(1)} ms, p95 ${meta.propagation.p95Ms.toFixed(1)} ms, max ${meta.propagation.maxMs.toFixed(1)} ms over ${meta.propagation.rounds} revocations.`
       : 'Revocation propagation: not measured in this run.',
     '',
+    localSummary(meta.local, base),
+    '',
     meta.problems.length ? `**Problems:**\n${meta.problems.map((p) => `- ${p}`).join('\n')}` : 'Every response was the expected one.',
     '',
   ].join('\n');
@@ -638,12 +690,26 @@ function buildReport(allRows: readonly Row[], meta: Meta): { markdown: string; j
     })),
     targets,
     propagation: meta.propagation,
+    local: meta.local,
     rounds,
     allRows: allRows.map((r) => ({ id: r.id, rps: Math.round(r.result.rps), p99Ms: r.result.p99Ms, cpuUsPerRequest: Math.round(r.cpuUsPerRequest), loadAverage: r.loadAverage })),
     logLines: meta.logLines,
     problems: meta.problems,
   };
   return { markdown, json };
+}
+
+/** The local-verification paragraph: in-process rates beside the online exchange's, and sign-out to local refusal. */
+function localSummary(local: LocalResult | null, online: Row | undefined): string {
+  if (local === null) return 'Local verification: not measured in this run.';
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const vsGateway = online ? `, ${(local.localKnownPerSecond / online.result.rps).toFixed(1)}× the gateway's cycled exchange row (${fmt(online.result.rps)} req/s under wrk)` : '';
+  return (
+    `Local verification (\`verification: 'local'\`, one process, one event loop, every answer checked): ${fmt(local.localKnownPerSecond)} verifications/s on ${fmt(local.knownSessions)} known sessions ` +
+    `(${(local.localKnownPerSecond / local.onlineSdkPerSecond).toFixed(0)}× the online exchange through the same SDK, ${fmt(local.onlineSdkPerSecond)}/s with 32 in flight${vsGateway}; target 20×); ` +
+    `${fmt(local.localFreshPerSecond)}/s on ${fmt(local.freshTokens)} fresh tokens of those sessions (one ECDSA check each). ` +
+    `Sign-out (admin API) → first local refusal in a second process verifying in a loop: median ${local.revocation.medianMs.toFixed(1)} ms, p99 ${local.revocation.p99Ms.toFixed(1)} ms, max ${local.revocation.maxMs.toFixed(1)} ms over ${local.revocation.rounds} sign-outs (target p99 ≤ 250 ms; SPEC bound 1 s).`
+  );
 }
 
 main()

@@ -158,6 +158,12 @@ export interface Config {
    */
   readonly workers: number;
   readonly rateLimits: RateLimitConfig;
+  /** How long events are kept and their ids accepted as cursors (`EVENT_RETENTION_HOURS`, default 72). */
+  readonly eventRetentionHours: number;
+  /** Seconds after each failed webhook attempt (`WEBHOOK_RETRY_SCHEDULE`); null: the built-in schedule (up to 24 h). */
+  readonly webhookRetrySchedule: readonly number[] | null;
+  /** `WEBHOOK_ALLOW_PRIVATE_TARGETS`: webhooks may go to loopback/private addresses, and over http on live. */
+  readonly webhookAllowPrivateTargets: boolean;
   /** Active sessions per user of a site (`MAX_SESSIONS_PER_USER`, default 50); a sign-in past it ends the oldest. */
   readonly maxSessionsPerUser: number;
   /** Who may name the client in `X-Forwarded-For` (`TRUST_PROXY`, default none). */
@@ -211,6 +217,26 @@ function integerVariable(name: string, fallback: number, min: number, max: numbe
     return z.NEVER;
   });
 }
+
+/** `true` or `false` (any case). */
+function booleanVariable(name: string, fallback: boolean) {
+  return raw.transform((v, ctx): boolean => {
+    if (v === undefined) return fallback;
+    if (/^true$/i.test(v)) return true;
+    if (/^false$/i.test(v)) return false;
+    ctx.addIssue(`${name} must be true or false, got ${shown(v)}`);
+    return z.NEVER;
+  });
+}
+
+/** Seconds to wait after each failed webhook attempt: positive integers, comma-separated. */
+const retryScheduleVariable = raw.transform((v, ctx): number[] | undefined => {
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((p) => p.trim());
+  if (parts.length <= 50 && parts.every((p) => /^\d{1,6}$/.test(p) && Number(p) >= 1)) return parts.map(Number);
+  ctx.addIssue(`WEBHOOK_RETRY_SCHEDULE must be up to 50 comma-separated whole seconds, each 1 to 999999, got ${shown(v)}`);
+  return z.NEVER;
+});
 
 /** A count per minute. */
 function rateLimitVariable(name: string, fallback: number) {
@@ -492,6 +518,9 @@ const variables = {
   REDIS_COMMAND_TIMEOUT_MS: integerVariable('REDIS_COMMAND_TIMEOUT_MS', 1000, 1, 60_000, ' (milliseconds)'),
   SHUTDOWN_GRACE_MS: integerVariable('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000, ' (milliseconds)'),
   WORKERS: integerVariable('WORKERS', 1, 1, 1024),
+  EVENT_RETENTION_HOURS: integerVariable('EVENT_RETENTION_HOURS', 72, 1, 24 * 90, ' (hours)'),
+  WEBHOOK_RETRY_SCHEDULE: retryScheduleVariable,
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: booleanVariable('WEBHOOK_ALLOW_PRIVATE_TARGETS', false),
   RATE_LIMIT_SIGN_IN_PER_ADDRESS: rateLimitVariable('RATE_LIMIT_SIGN_IN_PER_ADDRESS', DEFAULT_RATE_LIMITS.signInPerAddress),
   RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE: rateLimitVariable(
     'RATE_LIMIT_SIGN_IN_FAILURES_PER_SITE',
@@ -611,6 +640,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       exchangePerApiKey: values.RATE_LIMIT_EXCHANGE_PER_API_KEY as number,
       adminFailuresPerAddress: values.RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS as number,
     },
+    eventRetentionHours: values.EVENT_RETENTION_HOURS as number,
+    webhookRetrySchedule: values.WEBHOOK_RETRY_SCHEDULE ?? null,
+    webhookAllowPrivateTargets: values.WEBHOOK_ALLOW_PRIVATE_TARGETS as boolean,
     maxSessionsPerUser: values.MAX_SESSIONS_PER_USER as number,
     trustProxy: values.TRUST_PROXY as TrustProxy,
   };
@@ -813,6 +845,9 @@ export interface ConfigSummary {
   shutdownGraceMs: number;
   workers: number;
   rateLimits: RateLimitConfig;
+  eventRetentionHours: number;
+  webhookRetrySchedule: number[] | null;
+  webhookAllowPrivateTargets: boolean;
   maxSessionsPerUser: number;
   trustProxy: TrustProxy;
 }
@@ -879,6 +914,9 @@ export function redactedConfigSummary(config: Config): ConfigSummary {
     shutdownGraceMs: config.shutdownGraceMs,
     workers: config.workers,
     rateLimits: { ...config.rateLimits },
+    eventRetentionHours: config.eventRetentionHours,
+    webhookRetrySchedule: config.webhookRetrySchedule === null ? null : [...config.webhookRetrySchedule],
+    webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
     maxSessionsPerUser: config.maxSessionsPerUser,
     trustProxy: config.trustProxy,
   };

@@ -8,6 +8,7 @@ import { createDomain, type Domain } from './domain';
 import { AdminAccess } from './domain/admin-access';
 import { loadConsoleAssets } from './http/console-assets';
 import { systemClock, type Clock } from './domain/clock';
+import { createWebhookTransport } from './http/webhook-transport';
 import { ENVIRONMENTS, type Environment } from './domain/environments';
 import { createAdminListener, createEnvironmentListener, type BuiltListener } from './http/listeners';
 import { clientAddressResolver } from './http/client-address';
@@ -162,13 +163,15 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     ...(options.redis && { redis: options.redis }),
   });
   const environments = ENVIRONMENTS.filter((env) => stores[env] !== undefined);
+  const webhookTransport = createWebhookTransport({ allowPrivateTargets: config.webhookAllowPrivateTargets });
   const records: Partial<Record<Environment, RecordStores>> = {};
   const domains: Partial<Record<Environment, Domain>> = {};
   for (const environment of environments) {
     const kv = stores[environment] as KvStore;
     const onBackgroundError = (err: unknown, what: string): void =>
       log.warn({ environment, what, err: err instanceof Error ? err.message : String(err) }, 'background write failed');
-    const ports = createRecordStores(kv, { clock, onBackgroundError });
+    const eventRetentionMs = config.eventRetentionHours * 3600 * 1000;
+    const ports = createRecordStores(kv, { clock, onBackgroundError, eventRetentionMs });
     records[environment] = ports;
     domains[environment] = createDomain({
       environment,
@@ -178,6 +181,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       clock,
       maxSessionsPerUser: config.maxSessionsPerUser,
       onBackgroundError,
+      eventRetentionMs,
+      webhooks: {
+        transport: webhookTransport,
+        allowPrivateTargets: config.webhookAllowPrivateTargets,
+        ...(config.webhookRetrySchedule && { retrySchedule: config.webhookRetrySchedule }),
+      },
     });
   }
 
@@ -295,6 +304,9 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       ),
     );
   let stopped: Promise<void> | null = null;
+  /** Open event streams never end by themselves: they are closed before the servers, or the servers never close. */
+  const closeEventStreams = (): Promise<unknown> =>
+    Promise.allSettled(environments.flatMap((env) => [domains[env]?.events.stop(), domains[env]?.webhookWorker.stop()]));
   const stopStores = async (): Promise<void> => {
     if (flushTimer) clearInterval(flushTimer);
     flushTimer = null;
@@ -318,6 +330,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
     async start() {
       await Promise.all(environments.map((env) => records[env]?.start()));
+      // Webhook deliveries run in the background of every instance, never inside a request.
+      await Promise.all(environments.map((env) => domains[env]?.webhookWorker.start()));
       if (!flushTimer) {
         flushTimer = setInterval(() => void flushExchangeCounts(), options.exchangeCountsFlushMs ?? EXCHANGE_COUNTS_FLUSH_MS);
         flushTimer.unref();
@@ -354,6 +368,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         for (const responses of inFlight.values()) {
           for (const res of responses.all()) if (!res.headersSent) res.setHeader('Connection', 'close');
         }
+        await closeEventStreams();
         await closeServers();
         clearTimeout(force);
         await stopStores();
@@ -364,6 +379,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       if (stopped) return stopped;
       draining = true;
       stopped = (async () => {
+        await closeEventStreams();
         for (const server of Object.values(servers)) server.closeAllConnections();
         await closeServers();
         await stopStores();

@@ -6,6 +6,7 @@ import type { DomainContext } from './context';
 import type { ApiKeyStore } from './ports';
 import type { ApiKeyRecord } from './records';
 import type { Sites } from './sites';
+import type { ChangeCause } from './events';
 
 export type { ApiKeyRecord } from './records';
 
@@ -65,6 +66,7 @@ export class ApiKeys {
   async createApiKey(
     siteId: string,
     input: { name: string; expiresAt?: number | null },
+    cause?: ChangeCause,
   ): Promise<{ record: ApiKeyRecord; apiKey: string }> {
     await this.sites.getSite(siteId);
     const now = this.ctx.clock.now();
@@ -83,7 +85,7 @@ export class ApiKeys {
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
     };
-    await this.store.create(this.hashOf(apiKey), record);
+    await this.store.create(this.hashOf(apiKey), record, [this.ctx.events(cause)('api_key.created', siteId, this.eventData(record))]);
     return { record, apiKey };
   }
 
@@ -161,10 +163,17 @@ export class ApiKeys {
   }
 
   /** Revokes at once, on every instance sharing the store (pub/sub invalidation). */
-  async revokeApiKey(siteId: string, keyId: string): Promise<void> {
+  /** An API key event's data: the key as the admin API lists it, without when it was last used. */
+  private eventData(record: ApiKeyRecord): Record<string, unknown> {
+    const { lastUsedAt: _unused, ...view } = this.view(record);
+    return view;
+  }
+
+  async revokeApiKey(siteId: string, keyId: string, cause?: ChangeCause): Promise<void> {
     const { keyHash, record } = await this.recordForKeyId(siteId, keyId);
     if (record.revokedAt !== null) return;
-    await this.store.update(keyHash, { ...record, revokedAt: this.ctx.clock.now() });
+    const revoked: ApiKeyRecord = { ...record, revokedAt: this.ctx.clock.now() };
+    await this.store.update(keyHash, revoked, [this.ctx.events(cause)('api_key.revoked', siteId, this.eventData(revoked))]);
   }
 
   /**
@@ -175,16 +184,19 @@ export class ApiKeys {
     siteId: string,
     keyId: string,
     expiresInSeconds: number,
+    cause?: ChangeCause,
   ): Promise<{ record: ApiKeyRecord; apiKey: string; previous: ApiKeyRecord }> {
     const { keyHash, record } = await this.recordForKeyId(siteId, keyId);
     if (record.revokedAt !== null) throw new VerigateError('invalid_request', 'A revoked key cannot be rolled');
-    const created = await this.createApiKey(siteId, { name: record.name });
+    const created = await this.createApiKey(siteId, { name: record.name }, cause);
     const until = this.ctx.clock.now() + expiresInSeconds * 1000;
     const previous: ApiKeyRecord = {
       ...record,
       expiresAt: record.expiresAt === null ? until : Math.min(record.expiresAt, until),
     };
-    await this.store.update(keyHash, previous);
+    await this.store.update(keyHash, previous, [
+      this.ctx.events(cause)('api_key.rolled', siteId, { ...this.eventData(previous), replacedByKeyId: created.record.keyId }),
+    ]);
     return { ...created, previous };
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from './clock';
+import type { ChangeCause, EventMaker } from './events';
 import type { Environment } from './environments';
 import type { SecretBox } from './secrets';
 
@@ -11,4 +12,6 @@ export interface DomainContext {
   readonly publicUrl: string;
   /** Reports a failure nobody waits for (a background write). Never given a secret. */
   readonly onBackgroundError: (err: unknown, what: string) => void;
+  /** Builds a mutation's events (SPEC §11), with the admin call's actor and address when there is one. */
+  readonly events: (cause?: ChangeCause) => EventMaker;
 }

@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'user_not_found'
   | 'api_key_not_found'
   | 'forbidden'
+  | 'cursor_expired'
+  | 'webhook_endpoint_not_found'
   | 'request_timeout'
   | 'headers_too_large'
   | 'seat_limit_reached'
@@ -52,6 +54,8 @@ export const ERROR_STATUS = {
   user_not_found: 404,
   api_key_not_found: 404,
   forbidden: 403,
+  cursor_expired: 410,
+  webhook_endpoint_not_found: 404,
   request_timeout: 408,
   headers_too_large: 431,
   seat_limit_reached: 409,
@@ -80,6 +84,8 @@ export const ERROR_TITLES = {
   user_not_found: 'User not found',
   api_key_not_found: 'API key not found',
   forbidden: 'Outside what this admin token may do',
+  cursor_expired: 'The cursor is older than the events kept',
+  webhook_endpoint_not_found: 'Webhook endpoint not found',
   request_timeout: 'The request did not arrive in time',
   headers_too_large: 'The request headers are too large',
   seat_limit_reached: 'The site has as many users as its maxUsers allows',

@@ -2,7 +2,7 @@ import { iso } from './clock';
 import type { DomainContext } from './context';
 import type { Environment } from './environments';
 import type { SessionAndUserReader } from './ports';
-import { isSessionActive, type ApiKeyRecord, type Attributes } from './records';
+import { isSessionActive, sessionEndsAt, type ApiKeyRecord, type Attributes } from './records';
 import { currentProductAccess, hasProductAccess, type ProductAccessView } from './users';
 import type { TokenFailure, VerificationTokens } from './verification-tokens';
 import { answerSandboxFixture } from './sandbox-fixtures';
@@ -34,6 +34,20 @@ export interface NotVerified {
 export type ExchangeResult = VerifiedUser | NotVerified;
 
 /**
+ * An exchange's answer and, for a verified one, the instant until which it
+ * holds unless an event says otherwise: the session's end if nothing
+ * touches it again (absolute or idle, whichever is first; touching only
+ * moves it later) and the API key's expiry. `@verigate/node`'s local mode
+ * (SPEC §12) answers from memory no longer than that; every other change
+ * (sign-out, user update, product change, key revocation) is an event.
+ */
+export interface ExchangeAnswer {
+  readonly result: ExchangeResult;
+  /** Epoch ms; null for a refusal or a sandbox fixture. */
+  readonly reusableUntil: number | null;
+}
+
+/**
  * The exchange (SPEC §3): a verification token, presented by the backend of
  * the site that owns `apiKey`, becomes a trusted user object. After the
  * signature check it costs one port call: the session and the user, read
@@ -52,17 +66,22 @@ export class Exchange {
   }
 
   async exchangeVerificationToken(apiKey: ApiKeyRecord, token: string, productId?: string): Promise<ExchangeResult> {
+    return (await this.answerVerificationToken(apiKey, token, productId)).result;
+  }
+
+  /** As exchangeVerificationToken, with how long a verified answer holds (the exchange's `X-Verigate-Reusable-Until`). */
+  async answerVerificationToken(apiKey: ApiKeyRecord, token: string, productId?: string): Promise<ExchangeAnswer> {
     const fixture = answerSandboxFixture(this.ctx.environment, token, productId, this.ctx.clock.now()); // SPEC §9, sandbox only
-    if (fixture) return fixture;
+    if (fixture) return { result: fixture, reusableUntil: null };
     const check = await this.tokens.verifyVerificationToken(token, apiKey.siteId);
-    if (!check.ok) return this.notVerified(check.reason);
+    if (!check.ok) return { result: this.notVerified(check.reason), reusableUntil: null };
     const { claims } = check;
     const { session, user } = await this.reader.readSessionAndUser(apiKey.siteId, claims.sid, claims.sub);
     const now = this.ctx.clock.now();
     if (!session || session.userId !== claims.sub || !isSessionActive(session, now)) {
-      return this.notVerified('session_ended');
+      return { result: this.notVerified('session_ended'), reusableUntil: null };
     }
-    if (!user) return this.notVerified('user_not_found');
+    if (!user) return { result: this.notVerified('user_not_found'), reusableUntil: null };
     const result: VerifiedUser = {
       isAuthenticated: true,
       environment: this.ctx.environment,
@@ -77,6 +96,7 @@ export class Exchange {
       tokenExpiresAt: iso(claims.exp * 1000),
     };
     if (productId !== undefined) result.hasProductAccess = hasProductAccess(user, productId, now);
-    return result;
+    const ends = sessionEndsAt(session);
+    return { result, reusableUntil: apiKey.expiresAt === null ? ends : Math.min(ends, apiKey.expiresAt) };
   }
 }

@@ -9,7 +9,10 @@ import type {
   StoredKeyring,
   UserChanges,
   UserRecord,
+  WebhookDeliveryRecord,
+  WebhookEndpointRecord,
 } from './records';
+import type { NewEvent, StoredEvent } from './events';
 
 /*
  * The storage the domain needs, one port per kind of record, in the spirit
@@ -42,7 +45,7 @@ export interface SiteStore {
    * in the list. If it fails part-way, what is left is a record nothing
    * points at, never a pointer to nothing.
    */
-  create(site: SiteRecord): Promise<void>;
+  create(site: SiteRecord, events: readonly NewEvent[]): Promise<void>;
   /** The site, from the store (for reads that must be current: admin, read-modify-write). */
   find(siteId: string): Promise<SiteRecord | null>;
   /** The site; may be served from an invalidation-backed cache (browser endpoints). */
@@ -52,16 +55,19 @@ export interface SiteStore {
   /** Every site, in no particular order. */
   list(): Promise<SiteRecord[]>;
   /**
-   * Replaces the site record (its publishable key never changes). Every
-   * instance's cached copy is dropped before this resolves.
+   * Replaces the site record (its publishable key never changes), with
+   * `events` in the same atomic step. Every instance's cached copy is
+   * dropped before this resolves.
    */
-  update(site: SiteRecord): Promise<void>;
+  update(site: SiteRecord, events: readonly NewEvent[]): Promise<void>;
   /**
    * Removes everything of the site: its API keys (refused on every instance
    * before this resolves), users, sessions and their tokens, and last the
    * site record and its pointers. Safe to run again after a failure part-way.
+   * `endedEvents` describes the sessions each user's removal ends (written
+   * with that removal).
    */
-  purge(siteId: string): Promise<void>;
+  purge(siteId: string, endedEvents: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
 /** Secret API keys of one environment, found by the keyed hash of the secret. */
@@ -71,7 +77,7 @@ export interface ApiKeyStore {
    * is written first: a failure part-way never leaves the site listing a key
    * that does not exist.
    */
-  create(keyHash: string, record: ApiKeyRecord): Promise<void>;
+  create(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void>;
   /** The key whose secret hashes to `keyHash`; may be served from an invalidation-backed cache. */
   findByHash(keyHash: string): Promise<ApiKeyRecord | null>;
   /** A site's key by id, with the hash it is stored under; from the store. */
@@ -79,7 +85,7 @@ export interface ApiKeyStore {
   /** Every key of the site with when it was last used (null: never, as far as the store knows). */
   listForSite(siteId: string): Promise<{ readonly record: ApiKeyRecord; readonly lastUsedAt: number | null }[]>;
   /** Replaces the key record (revoked, or expiring after a roll). Every instance's cached copy is dropped before this resolves. */
-  update(keyHash: string, record: ApiKeyRecord): Promise<void>;
+  update(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void>;
   /** Notes when the key was used (epoch ms). The domain calls it at most once a minute per key. */
   recordUse(keyId: string, at: number): Promise<void>;
 }
@@ -130,15 +136,22 @@ export interface UserStore {
    * never undone by it, and `conditions` are checked in that same step.
    * `now` becomes `updatedAt` (and `createdAt` of a new user).
    */
-  saveChanges(siteId: string, userId: string, changes: UserChanges, now: number, conditions?: SaveConditions): Promise<SaveOutcome>;
+  saveChanges(
+    siteId: string,
+    userId: string,
+    changes: UserChanges,
+    now: number,
+    events: UserEvents,
+    conditions?: SaveConditions,
+  ): Promise<SaveOutcome>;
   /**
    * Grants one product (replacing an earlier grant of the same product), in
    * one atomic step against every other change of the user. Null when there
    * is no such user.
    */
-  grantProduct(siteId: string, userId: string, access: ProductAccess, now: number): Promise<UserRecord | null>;
+  grantProduct(siteId: string, userId: string, access: ProductAccess, now: number, events: UserEvents): Promise<UserRecord | null>;
   /** Takes one product away, atomically likewise; the user unchanged if they had none. Null when there is no such user. */
-  revokeProduct(siteId: string, userId: string, productId: string, now: number): Promise<UserRecord | null>;
+  revokeProduct(siteId: string, userId: string, productId: string, now: number, events: UserEvents): Promise<UserRecord | null>;
   /**
    * Users whose userId starts with `query` (as given) or whose email starts
    * with it (compared in lower case), ordered by that id or email; every
@@ -152,7 +165,7 @@ export interface UserStore {
    * still active, or the other way round. The user's index entries (email,
    * seat) go in that step, against the record as it is at that moment.
    */
-  deleteWithSessions(siteId: string, userId: string): Promise<void>;
+  deleteWithSessions(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
 /** Sessions of one environment. */
@@ -162,18 +175,18 @@ export interface SessionStore {
    * the keyed hash of its token (`session.tokenHash`). Nothing of a session
    * outlives the session itself (its absolute end or idle timeout).
    */
-  create(session: SessionRecord): Promise<void>;
+  create(session: SessionRecord, events: readonly NewEvent[]): Promise<void>;
   find(siteId: string, sessionId: string): Promise<SessionRecord | null>;
   /** The session whose token hashes to `tokenHash`, active or not. */
   findByTokenHash(tokenHash: string): Promise<SessionRecord | null>;
   /** Replaces the record with a later `lastActiveAt` (the idle timeout slides). */
   touch(session: SessionRecord): Promise<void>;
   /** Ends one session: it reads as absent from then on, by id and by token. */
-  end(session: SessionRecord): Promise<void>;
+  end(session: SessionRecord, events: readonly NewEvent[]): Promise<void>;
   /** Every stored session of the user, active or not, in no particular order. */
   listForUser(siteId: string, userId: string): Promise<SessionRecord[]>;
   /** Ends every session of the user at once (atomic for readers). */
-  endAllForUser(siteId: string, userId: string): Promise<void>;
+  endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void>;
 }
 
 /**
@@ -273,6 +286,122 @@ export interface StoreHealth {
   ping(): Promise<void>;
 }
 
+/**
+ * A mutation's events, worked out from the record before and after the
+ * change as it is applied (a retried compare-and-set asks again).
+ */
+export type UserEvents = (before: UserRecord | null, after: UserRecord) => readonly NewEvent[];
+
+/** Told when a site's event log has grown, on any instance. */
+export interface EventLogListener {
+  appended(siteId: string): void;
+  /** Notices may have been missed: read every log of interest again. */
+  reset(): void;
+}
+
+export interface EventWatch {
+  /** True while notices are guaranteed to arrive. */
+  readonly active: boolean;
+  close(): Promise<void>;
+}
+
+/** One page of the audit log. */
+export interface AuditPage {
+  readonly events: readonly (StoredEvent | (EnvironmentAuditEvent & { readonly id: string }))[];
+  /** Pass it back for the next page; null when there is none. */
+  readonly nextCursor: string | null;
+}
+
+/**
+ * The environment's event logs: one per site, in the order the changes were
+ * made, kept for the retention period. Mutations write their events with
+ * their own writes (the ports above); `append` is for the changes that have
+ * no site-scoped write of their own (a signing-key rotation, sent to every
+ * site).
+ */
+export interface EventLog {
+  /** The site's events after `after` (exclusive; null: the oldest kept), oldest first, at most `limit`. */
+  read(siteId: string, after: string | null, limit: number): Promise<StoredEvent[]>;
+  /** The id of the site's last event, or null when it has none. */
+  lastId(siteId: string): Promise<string | null>;
+  /** Writes events (each site's in one atomic step). */
+  append(events: readonly NewEvent[]): Promise<void>;
+  /** Tells `listener` whenever any site's log grows (on any instance sharing the store). */
+  watch(listener: EventLogListener): Promise<EventWatch>;
+  /** Writes an audit entry for a change of the whole environment (not a site's: it has `siteId: null`). */
+  appendEnvironmentAudit(event: EnvironmentAuditEvent): Promise<void>;
+  /**
+   * The events admin calls caused (those with an `actor`), newest first,
+   * across every site and the environment. `cursor` comes from the previous
+   * page; one that does not is refused as `invalid_request`.
+   */
+  readAudit(cursor: string | null, limit: number): Promise<AuditPage>;
+}
+
+/** An audit entry of the whole environment. */
+export type EnvironmentAuditEvent = Omit<NewEvent, 'siteId'> & { readonly siteId: null };
+
+/** A due delivery: which endpoint, which event. */
+export interface DueDelivery {
+  readonly endpointId: string;
+  readonly eventId: string;
+}
+
+/**
+ * Webhook endpoints and their deliveries, per site, all under the site's
+ * hash tag: an endpoint's record, its cursor in the site's event log, its
+ * deliveries and the site's queue of due deliveries (by time), and a lease
+ * per delivery being sent. Pending work lives here, so any instance
+ * finishes what another started.
+ */
+export interface WebhookStore {
+  /** Stores the endpoint, its cursor (deliveries start after it) and `events`, in one atomic step. */
+  createEndpoint(record: WebhookEndpointRecord, cursor: string, events: readonly NewEvent[]): Promise<void>;
+  findEndpoint(siteId: string, endpointId: string): Promise<WebhookEndpointRecord | null>;
+  listEndpoints(siteId: string): Promise<WebhookEndpointRecord[]>;
+  /** Replaces the endpoint, with `events`. */
+  updateEndpoint(record: WebhookEndpointRecord, events: readonly NewEvent[]): Promise<void>;
+  /** Removes the endpoint and its cursor, with `events`; its deliveries expire. */
+  deleteEndpoint(siteId: string, endpointId: string, events: readonly NewEvent[]): Promise<void>;
+  /** Every site that has (had) an endpoint. */
+  sitesWithEndpoints(): Promise<string[]>;
+  /** Where the endpoint is in its site's event log; null when it has no cursor (deleted). */
+  readCursor(siteId: string, endpointId: string): Promise<string | null>;
+  /**
+   * Moves the endpoint's cursor from `from` to `to` and stores `deliveries`
+   * (due at their `nextAttemptAt`), only while the cursor is still `from`:
+   * true when this call did it (two instances never make one delivery twice).
+   */
+  dispatch(siteId: string, endpointId: string, from: string, to: string, deliveries: readonly WebhookDeliveryRecord[]): Promise<boolean>;
+  /** Deliveries due by `now` (epoch ms), earliest first. */
+  due(siteId: string, now: number, limit: number): Promise<DueDelivery[]>;
+  /** Takes the lease on a delivery for `ttlMs`; true when this holder got it. */
+  claim(siteId: string, delivery: DueDelivery, holder: string, ttlMs: number): Promise<boolean>;
+  findDelivery(siteId: string, delivery: DueDelivery): Promise<WebhookDeliveryRecord | null>;
+  /** Replaces the delivery, queues it for its `nextAttemptAt` (or takes it off the queue), and drops its lease; one atomic step. */
+  saveDelivery(delivery: WebhookDeliveryRecord): Promise<void>;
+  /** Takes a due entry whose delivery or endpoint is gone off the queue. */
+  dropDue(siteId: string, delivery: DueDelivery): Promise<void>;
+  /** The endpoint's deliveries, newest event first. */
+  listDeliveries(
+    siteId: string,
+    endpointId: string,
+    cursor: string | null,
+    limit: number,
+  ): Promise<{ readonly deliveries: WebhookDeliveryRecord[]; readonly nextCursor: string | null }>;
+}
+
+/** What one POST to a receiver came to. */
+export interface WebhookResponse {
+  readonly statusCode: number | null;
+  readonly error: string | null;
+}
+
+/** Sends a webhook (the HTTP layer implements it: SSRF rules, no redirects, a time limit). */
+export interface WebhookTransport {
+  post(url: string, headers: Readonly<Record<string, string>>, body: string, options: { readonly timeoutMs: number; readonly signal: AbortSignal }): Promise<WebhookResponse>;
+}
+
 /** Every port one environment's domain is built on. */
 export interface DomainStores {
   readonly sites: SiteStore;
@@ -285,4 +414,6 @@ export interface DomainStores {
   readonly adminTokens: AdminTokenStore;
   readonly consoleSessions: ConsoleSessionStore;
   readonly exchangeCounters: ExchangeCounterStore;
+  readonly events: EventLog;
+  readonly webhooks: WebhookStore;
 }

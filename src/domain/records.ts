@@ -161,3 +161,47 @@ export interface ExchangeCounts {
   readonly second: number;
   readonly counts: Readonly<Record<string, number>>;
 }
+
+/** A site's webhook endpoint (SPEC §11). Its signing secrets are sealed (AES-256-GCM): they must be usable to sign. */
+export interface WebhookEndpointRecord {
+  readonly endpointId: string;
+  readonly siteId: string;
+  readonly url: string;
+  readonly description: string | null;
+  /** null: every event type. */
+  readonly eventTypes: readonly string[] | null;
+  readonly disabled: boolean;
+  readonly secretSealed: string;
+  /** The secret replaced by the last rotation: it signs too until `previousSecretValidUntil`. */
+  readonly previousSecretSealed: string | null;
+  readonly previousSecretValidUntil: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** One try at delivering an event to an endpoint. */
+export interface WebhookAttemptRecord {
+  /** Epoch ms (wall clock). */
+  readonly at: number;
+  /** The receiver's status, or null when none came (refused target, timeout, connection error). */
+  readonly statusCode: number | null;
+  readonly durationMs: number;
+  readonly error: string | null;
+}
+
+/** An event on its way to one endpoint, with every attempt so far. */
+export interface WebhookDeliveryRecord {
+  readonly endpointId: string;
+  readonly siteId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  /** The body sent: the event JSON, fixed when the delivery was made (retries send the very same bytes). */
+  readonly payload: string;
+  readonly status: 'pending' | 'delivered' | 'failed';
+  readonly attempts: readonly WebhookAttemptRecord[];
+  /** When it is due next (epoch ms, wall clock); null once delivered or failed. */
+  readonly nextAttemptAt: number | null;
+  readonly createdAt: number;
+  /** Attempts made before the last resend (the retry schedule counts from there). */
+  readonly retryFrom?: number;
+}

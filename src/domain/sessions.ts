@@ -5,6 +5,7 @@ import type { DomainContext } from './context';
 import type { SessionStore } from './ports';
 import { isSessionActive, type SessionRecord } from './records';
 import type { Users } from './users';
+import { sessionsEnded, type ChangeCause } from './events';
 
 export { isSessionActive, sessionEndsAt, type SessionRecord } from './records';
 
@@ -32,6 +33,15 @@ export interface SessionOptions {
 
 const newSessionId = (): string => `sess_${randomBase62(24)}`;
 
+/** The `session.created` event's data. */
+export const sessionCreatedData = (session: SessionRecord) => ({
+  sessionId: session.sessionId,
+  userId: session.userId,
+  createdAt: iso(session.createdAt),
+  expiresAt: iso(session.expiresAt),
+  idleTimeoutSeconds: session.idleTimeoutSeconds,
+});
+
 /** Sessions of one environment: a signed-in visitor of one site. */
 export class Sessions {
   constructor(
@@ -58,9 +68,10 @@ export class Sessions {
     siteId: string,
     userId: string,
     options: SessionOptions = {},
+    cause?: ChangeCause,
   ): Promise<{ session: SessionRecord; sessionToken: string }> {
     await this.users.getUser(siteId, userId);
-    return this.createSessionForKnownUser(siteId, userId, options);
+    return this.createSessionForKnownUser(siteId, userId, options, cause);
   }
 
   /** As createSession, for callers that have just read or written the user. */
@@ -68,6 +79,7 @@ export class Sessions {
     siteId: string,
     userId: string,
     options: SessionOptions = {},
+    cause?: ChangeCause,
   ): Promise<{ session: SessionRecord; sessionToken: string }> {
     const now = this.ctx.clock.now();
     const sessionToken = generateCredential(this.ctx.environment, 'st');
@@ -81,7 +93,7 @@ export class Sessions {
       lastActiveAt: now,
       tokenHash: this.ctx.secrets.hash('session-token', sessionToken),
     };
-    await this.store.create(session);
+    await this.store.create(session, [this.ctx.events(cause)('session.created', siteId, sessionCreatedData(session))]);
     await this.endSessionsPastTheLimit(session);
     return { session, sessionToken };
   }
@@ -99,8 +111,8 @@ export class Sessions {
       .filter((s) => s.sessionId !== opened.sessionId && isSessionActive(s, now))
       .sort((a, b) => a.createdAt - b.createdAt || (a.sessionId < b.sessionId ? -1 : 1));
     const excess = others.length + 1 - this.maxSessionsPerUser;
-    // TODO(events, SPEC §11): each is a session.ended with reason session_limit.
-    for (const oldest of others.slice(0, Math.max(0, excess))) await this.store.end(oldest);
+    const ended = sessionsEnded(this.ctx.events(), 'session_limit');
+    for (const oldest of others.slice(0, Math.max(0, excess))) await this.store.end(oldest, ended([oldest]));
   }
 
   /**
@@ -137,7 +149,7 @@ export class Sessions {
 
   /** Signs out: every verification token issued for it then verifies as `session_ended`. */
   async endSession(session: SessionRecord): Promise<void> {
-    await this.store.end(session);
+    await this.store.end(session, sessionsEnded(this.ctx.events(), 'signed_out')([session]));
   }
 
   async listSessions(siteId: string, userId: string): Promise<SessionRecord[]> {
@@ -148,8 +160,8 @@ export class Sessions {
   }
 
   /** Signs the user out everywhere. */
-  async endAllSessions(siteId: string, userId: string): Promise<void> {
+  async endAllSessions(siteId: string, userId: string, cause?: ChangeCause): Promise<void> {
     await this.users.getUser(siteId, userId);
-    await this.store.endAllForUser(siteId, userId);
+    await this.store.endAllForUser(siteId, userId, sessionsEnded(this.ctx.events(cause), 'signed_out_everywhere'));
   }
 }

@@ -2,7 +2,8 @@ import { iso } from './clock';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { randomBase62 } from './credentials';
 import type { DomainContext } from './context';
-import type { KeyringStore } from './ports';
+import type { EventLog, KeyringStore } from './ports';
+import type { ChangeCause } from './events';
 import type { StoredKeyring, StoredSigningKey } from './records';
 
 /** Verification tokens live 300 s; clocks may disagree by 5 s. */
@@ -59,6 +60,7 @@ export class SigningKeys {
   constructor(
     private readonly ctx: DomainContext,
     private readonly store: KeyringStore,
+    private readonly events: { readonly siteIds: () => Promise<string[]>; readonly log: EventLog },
   ) {}
 
   private newKey(now: number): StoredSigningKey {
@@ -191,7 +193,7 @@ export class SigningKeys {
   }
 
   /** A new key signs from now on; the previous one is kept for verification until its tokens expire. */
-  async rotateSigningKey(): Promise<{ kid: string; previousKid: string | null }> {
+  async rotateSigningKey(cause?: ChangeCause): Promise<{ kid: string; previousKid: string | null }> {
     await this.readOrCreate(true);
     const next = this.newKey(this.ctx.clock.now());
     let previousKid: string | null = null;
@@ -205,6 +207,17 @@ export class SigningKeys {
         .map((k) => (k.kid === stored.currentKid ? { ...k, retiresAt: now + RETIRED_KEY_OVERLAP_MS } : k));
       return { currentKid: next.kid, keys: [next, ...kept] };
     });
+    // The keyring is the environment's, not a site's: its event goes to every
+    // site's log after the change. A failure here fails the call (503), so the
+    // rotation is never acknowledged without its events. The audit log has it
+    // once, as the environment's; each site's log has it without the actor.
+    const make = this.ctx.events();
+    const data = { kid: next.kid, previousKid, previousKeyRetiresAt: iso(this.ctx.clock.now() + RETIRED_KEY_OVERLAP_MS) };
+    const siteIds = await this.events.siteIds();
+    await this.events.log.append(siteIds.map((siteId) => make('signing_key.rotated', siteId, data)));
+    if (cause) {
+      await this.events.log.appendEnvironmentAudit({ ...this.ctx.events(cause)('signing_key.rotated', '', data), siteId: null });
+    }
     return { kid: next.kid, previousKid };
   }
 }

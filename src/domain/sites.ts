@@ -3,6 +3,7 @@ import { generateCredential, generateIdentitySecret, parseCredential, randomBase
 import { iso } from './clock';
 import type { DomainContext } from './context';
 import type { SiteStore } from './ports';
+import { sessionsEnded, type ChangeCause } from './events';
 import { DEFAULT_IDENTITY_TOKEN_REUSE, identityTokenReuseOf, type IdentityTokenReuse, type SiteRecord } from './records';
 
 export type { SiteRecord } from './records';
@@ -84,7 +85,7 @@ export class Sites {
     };
   }
 
-  async createSite(input: SiteInput): Promise<{ site: SiteRecord; identitySecret: string }> {
+  async createSite(input: SiteInput, cause?: ChangeCause): Promise<{ site: SiteRecord; identitySecret: string }> {
     const allowedOrigins = input.allowedOrigins ?? [];
     this.checkOrigins(allowedOrigins);
     const now = this.ctx.clock.now();
@@ -104,7 +105,7 @@ export class Sites {
       createdAt: now,
       updatedAt: now,
     };
-    await this.store.create(site);
+    await this.store.create(site, [this.ctx.events(cause)('site.created', siteId, { ...this.view(site) })]);
     return { site, identitySecret };
   }
 
@@ -139,14 +140,17 @@ export class Sites {
    * resolves), users and sessions, and the record. A deletion cut short by
    * a store fault is finished by calling this again.
    */
-  async deleteSite(siteId: string): Promise<void> {
+  async deleteSite(siteId: string, cause?: ChangeCause): Promise<void> {
     const site = await this.store.find(siteId);
     if (!site) throw new VerigateError('site_not_found', `No site ${siteId} in ${this.ctx.environment}`);
-    if (!site.deletedAt) await this.store.update({ ...site, deletedAt: this.ctx.clock.now() });
-    await this.store.purge(siteId);
+    const make = this.ctx.events(cause);
+    if (!site.deletedAt) {
+      await this.store.update({ ...site, deletedAt: this.ctx.clock.now() }, [make('site.deleted', siteId, { siteId })]);
+    }
+    await this.store.purge(siteId, sessionsEnded(make, 'site_deleted'));
   }
 
-  async updateSite(siteId: string, patch: Partial<SiteInput>): Promise<SiteRecord> {
+  async updateSite(siteId: string, patch: Partial<SiteInput>, cause?: ChangeCause): Promise<SiteRecord> {
     const site = await this.getSite(siteId);
     if (patch.allowedOrigins) this.checkOrigins(patch.allowedOrigins);
     const updated: SiteRecord = {
@@ -161,7 +165,7 @@ export class Sites {
       ...(patch.maxUsers !== undefined && { maxUsers: patch.maxUsers }),
       updatedAt: this.ctx.clock.now(),
     };
-    await this.store.update(updated);
+    await this.store.update(updated, [this.ctx.events(cause)('site.updated', siteId, { ...this.view(updated) })]);
     return updated;
   }
 
@@ -223,7 +227,7 @@ export class Sites {
    * one fail at once (on every instance: the site cache is invalidated);
    * with grace, both work until it runs out.
    */
-  async rotateIdentitySecret(siteId: string, graceSeconds = 0): Promise<IdentitySecrets> {
+  async rotateIdentitySecret(siteId: string, graceSeconds = 0, cause?: ChangeCause): Promise<IdentitySecrets> {
     const site = await this.getSite(siteId);
     const now = this.ctx.clock.now();
     const fresh = generateIdentitySecret(this.ctx.environment);
@@ -234,7 +238,11 @@ export class Sites {
       previousIdentitySecretValidUntil: graceSeconds > 0 ? now + graceSeconds * 1000 : null,
       updatedAt: now,
     };
-    await this.store.update(rotated);
-    return this.identitySecretsView(rotated);
+    const view = this.identitySecretsView(rotated);
+    // The event says that and until when the old secret works, never a secret.
+    await this.store.update(rotated, [
+      this.ctx.events(cause)('identity_secret.rotated', siteId, { siteId, previousSecretValidUntil: view.previousSecretValidUntil }),
+    ]);
+    return view;
   }
 }

@@ -1,7 +1,8 @@
 import { VerigateError } from './errors';
 import { iso } from './clock';
 import type { DomainContext } from './context';
-import type { UserStore } from './ports';
+import type { UserEvents, UserStore } from './ports';
+import { sessionsEnded, type ChangeCause, type NewEvent } from './events';
 import type { Attributes, ProductAccess, UserChanges, UserRecord } from './records';
 import type { SiteRecord, Sites } from './sites';
 
@@ -123,14 +124,45 @@ export class Users {
    * the same moment is never undone, and a new user past the site's
    * `maxUsers` is refused (409 `seat_limit_reached`). Returns whether it was created.
    */
-  async upsertUser(siteId: string, userId: string, changes: UserChanges): Promise<{ user: UserRecord; created: boolean }> {
+  /**
+   * A user change's events: `user.created` or `user.updated` (only when the
+   * profile changed) and `user.product_access.changed` when the grants did.
+   */
+  private userEvents(siteId: string, cause: ChangeCause | undefined): UserEvents {
+    const make = this.ctx.events(cause);
+    return (before, after) => {
+      const out: NewEvent[] = [];
+      const profile = (u: UserRecord) => JSON.stringify([u.email, u.name, u.attributes]);
+      if (before === null) out.push(make('user.created', siteId, { ...this.view(after) }));
+      else if (profile(before) !== profile(after)) out.push(make('user.updated', siteId, { ...this.view(after) }));
+      const grants = JSON.stringify(before?.productAccess ?? []);
+      if (grants !== JSON.stringify(after.productAccess)) {
+        out.push(
+          make('user.product_access.changed', siteId, {
+            userId: after.userId,
+            productAccess: currentProductAccess(after, this.ctx.clock.now()),
+          }),
+        );
+      }
+      return out;
+    };
+  }
+
+  async upsertUser(
+    siteId: string,
+    userId: string,
+    changes: UserChanges,
+    cause?: ChangeCause,
+  ): Promise<{ user: UserRecord; created: boolean }> {
     const site = await this.sites.getSite(siteId);
     if (changes.attributes && attributesSize(changes.attributes) > MAX_ATTRIBUTES_BYTES) {
       throw new VerigateError('invalid_request', `attributes must be at most ${MAX_ATTRIBUTES_BYTES} bytes as JSON`, {
         errors: [{ path: 'attributes', message: `larger than ${MAX_ATTRIBUTES_BYTES} bytes` }],
       });
     }
-    const outcome = await this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now(), { maxUsers: site.maxUsers ?? null });
+    const outcome = await this.store.saveChanges(siteId, userId, changes, this.ctx.clock.now(), this.userEvents(siteId, cause), {
+      maxUsers: site.maxUsers ?? null,
+    });
     if (!outcome.saved) {
       throw new VerigateError(
         'seat_limit_reached',
@@ -151,8 +183,9 @@ export class Users {
   async signInUser(site: SiteRecord, identity: AssertedIdentity): Promise<UserRecord | SignInRefusal> {
     const now = this.ctx.clock.now();
     const { email, name, attributes } = identity;
+    const events = this.userEvents(site.siteId, undefined);
     if (identity.userId !== null) {
-      const outcome = await this.store.saveChanges(site.siteId, identity.userId, { email, name, attributes }, now, {
+      const outcome = await this.store.saveChanges(site.siteId, identity.userId, { email, name, attributes }, now, events, {
         maxUsers: site.maxUsers ?? null,
       });
       return outcome.saved ? outcome.user : 'seat_limit_reached';
@@ -161,7 +194,7 @@ export class Users {
     const matches = await this.store.findByEmail(site.siteId, identity.email, 2);
     const [match] = matches;
     if (match === undefined || matches.length > 1) return 'unknown_user';
-    const outcome = await this.store.saveChanges(site.siteId, match.userId, { email, name, attributes }, now, {
+    const outcome = await this.store.saveChanges(site.siteId, match.userId, { email, name, attributes }, now, events, {
       existingWithEmail: identity.email,
     });
     return outcome.saved ? outcome.user : 'unknown_user';
@@ -177,16 +210,18 @@ export class Users {
   }
 
   /** Grants one product to an existing user (until `expiresAt`, or for good), atomically. */
-  async grantProduct(siteId: string, userId: string, access: ProductAccess): Promise<UserRecord> {
+  async grantProduct(siteId: string, userId: string, access: ProductAccess, cause?: ChangeCause): Promise<UserRecord> {
     await this.sites.getSite(siteId);
     this.checkNotExpired(access, 'expiresAt');
-    return this.found(siteId, userId, await this.store.grantProduct(siteId, userId, access, this.ctx.clock.now()));
+    const events = this.userEvents(siteId, cause);
+    return this.found(siteId, userId, await this.store.grantProduct(siteId, userId, access, this.ctx.clock.now(), events));
   }
 
   /** Takes one product away from an existing user, atomically; a product they do not have changes nothing. */
-  async revokeProduct(siteId: string, userId: string, productId: string): Promise<UserRecord> {
+  async revokeProduct(siteId: string, userId: string, productId: string, cause?: ChangeCause): Promise<UserRecord> {
     await this.sites.getSite(siteId);
-    return this.found(siteId, userId, await this.store.revokeProduct(siteId, userId, productId, this.ctx.clock.now()));
+    const events = this.userEvents(siteId, cause);
+    return this.found(siteId, userId, await this.store.revokeProduct(siteId, userId, productId, this.ctx.clock.now(), events));
   }
 
   /** A page of the site's users whose id or email starts with `query` (every user for ''). */
@@ -202,8 +237,10 @@ export class Users {
   }
 
   /** Deletes the user and ends all of their sessions, in one atomic step of the store. */
-  async deleteUser(siteId: string, userId: string): Promise<void> {
+  async deleteUser(siteId: string, userId: string, cause?: ChangeCause): Promise<void> {
     await this.getUser(siteId, userId);
-    await this.store.deleteWithSessions(siteId, userId);
+    const make = this.ctx.events(cause);
+    const ended = sessionsEnded(make, 'user_deleted');
+    await this.store.deleteWithSessions(siteId, userId, (sessions) => [...ended(sessions), make('user.deleted', siteId, { userId })]);
   }
 }

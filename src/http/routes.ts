@@ -13,9 +13,12 @@ import { apiKeyHandlers } from './handlers/admin/api-keys';
 import { userHandlers } from './handlers/admin/users';
 import { signingKeyHandlers } from './handlers/admin/signing-keys';
 import { adminTokenHandlers } from './handlers/admin/admin-tokens';
+import { auditHandlers } from './handlers/admin/audit';
+import { webhookHandlers } from './handlers/admin/webhooks';
 import { consoleHandlers } from './handlers/console';
 import { adminPrincipal } from './middleware/admin-auth';
 import { signInHandler } from './handlers/sign-in';
+import { eventFeedHandler, eventStreamHandler } from './handlers/events';
 import { browserCors, preflight } from './middleware/cors';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
@@ -63,6 +66,8 @@ export function environmentRoutes(deps: EnvironmentDeps): Route[] {
     },
     { method: 'GET', path: '/live_api/v1/session', handler: getSessionHandler(deps), browser: true },
     { method: 'DELETE', path: '/live_api/v1/session', handler: endSessionHandler(deps), browser: true },
+    { method: 'GET', path: '/live_api/s2s/v1/events', handler: eventFeedHandler(deps) },
+    { method: 'GET', path: '/live_api/s2s/v1/events/stream', handler: eventStreamHandler(deps) },
     { method: 'GET', path: '/.well-known/jwks.json', handler: jwksHandler(deps.domain) },
     { method: 'GET', path: '/healthz', handler: healthzHandler() },
     { method: 'GET', path: '/readyz', handler: readyzHandler([deps.health], deps.draining) },
@@ -83,6 +88,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   const users = userHandlers(deps);
   const ops = signingKeyHandlers(deps);
   const tokens = adminTokenHandlers(deps);
+  const audit = auditHandlers(deps);
+  const webhooks = webhookHandlers(deps);
   const consolePage = consoleHandlers(deps.access, deps.consoleAssets, deps.adminFailures);
   const env = '/admin/v1/:environment';
   const site = `${env}/sites/:siteId`;
@@ -138,6 +145,38 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     { method: 'POST', path: `${user}/sessions`, handler: users.createSession, access: WRITE, audit: 'session.created' },
     { method: 'GET', path: `${user}/sessions`, handler: users.listSessions, access: READ },
     { method: 'DELETE', path: `${user}/sessions`, handler: users.endAllSessions, access: WRITE, audit: 'session.ended' },
+    { method: 'POST', path: `${site}/webhook-endpoints`, handler: webhooks.createEndpoint, access: WRITE, audit: 'webhook_endpoint.created' },
+    { method: 'GET', path: `${site}/webhook-endpoints`, handler: webhooks.listEndpoints, access: READ },
+    { method: 'GET', path: `${site}/webhook-endpoints/:endpointId`, handler: webhooks.getEndpoint, access: READ },
+    {
+      method: 'PATCH',
+      path: `${site}/webhook-endpoints/:endpointId`,
+      handler: webhooks.updateEndpoint,
+      access: WRITE,
+      audit: 'webhook_endpoint.updated',
+    },
+    {
+      method: 'DELETE',
+      path: `${site}/webhook-endpoints/:endpointId`,
+      handler: webhooks.deleteEndpoint,
+      access: WRITE,
+      audit: 'webhook_endpoint.deleted',
+    },
+    {
+      method: 'POST',
+      path: `${site}/webhook-endpoints/:endpointId/rotate-secret`,
+      handler: webhooks.rotateSecret,
+      access: WRITE,
+      audit: 'webhook_endpoint.secret_rotated',
+    },
+    { method: 'GET', path: `${site}/webhook-endpoints/:endpointId/deliveries`, handler: webhooks.listDeliveries, access: READ },
+    {
+      method: 'POST',
+      path: `${site}/webhook-endpoints/:endpointId/deliveries/:eventId/resend`,
+      handler: webhooks.resend,
+      access: WRITE,
+      audit: 'webhook_delivery.resent',
+    },
     { method: 'GET', path: `${env}/signing-keys`, handler: ops.listSigningKeys, access: READ },
     {
       method: 'POST',
@@ -146,6 +185,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       access: { write: true, wholeEnvironment: true },
       audit: 'signing_key.rotated',
     },
+    // Every site's changes: only for a token covering the whole environment.
+    { method: 'GET', path: `${env}/audit-events`, handler: audit.listAuditEvents, access: { write: false, wholeEnvironment: true } },
     { method: 'GET', path: `${env}/stats/exchanges`, handler: ops.exchangeSeries, access: { write: false, wholeEnvironment: true } },
   ];
 }

@@ -13,6 +13,8 @@ export type WriteOp =
   /** Adds `member` to a lexicographically ordered set (a Redis sorted set, every score 0; see `rangeByLex`). */
   | { readonly op: 'zadd'; readonly key: string; readonly member: string }
   | { readonly op: 'zrem'; readonly key: string; readonly member: string }
+  /** Adds `member` to a scored set (a Redis sorted set ordered by score; see `rangeByScore`), or moves it to `score`. */
+  | { readonly op: 'zscore'; readonly key: string; readonly member: string; readonly score: number }
   /** Adds `by` to the integer counter `field` of a hash (created at 0). */
   | { readonly op: 'hincrby'; readonly key: string; readonly field: string; readonly by: number }
   /**
@@ -20,7 +22,21 @@ export type WriteOp =
    * With `extendOnly`, never sooner than it would already (a key without expiry gets this one):
    * an index that must outlive each of its members, whichever is written last.
    */
-  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number; readonly extendOnly?: boolean };
+  | { readonly op: 'pexpire'; readonly key: string; readonly ttlMs: number; readonly extendOnly?: boolean }
+  /**
+   * Appends `value` to an append-only log (a Redis Stream, one field `e`)
+   * under an id the store assigns (`<ms>-<seq>`, always above the log's last
+   * id). With `minIdMs`, entries whose id's time is below it may be dropped
+   * (approximate trimming: whole blocks, never an entry at or above it).
+   */
+  | { readonly op: 'xadd'; readonly key: string; readonly value: string; readonly minIdMs?: number };
+
+/** One entry of an append-only log (`xadd`). */
+export interface LogEntry {
+  /** `<ms>-<seq>`: orders entries of one log. */
+  readonly id: string;
+  readonly value: string;
+}
 
 /** How a write is acknowledged. */
 export interface WriteOptions {
@@ -133,6 +149,14 @@ export interface KvStore {
   hashGetAll(key: string): Promise<Record<string, string>>;
   /** Members of a set (empty when absent). */
   members(key: string): Promise<string[]>;
+  /** Members of a scored set (`zscore`) whose score is at most `max`, lowest score first, at most `limit`. */
+  rangeByScore(key: string, max: number, limit: number): Promise<string[]>;
+  /** Entries of a log before `before` (exclusive; null: from the last), newest first, at most `limit`; `inclusive` takes `before` itself too. */
+  logRangeBefore(key: string, before: string | null, limit: number, inclusive?: boolean): Promise<LogEntry[]>;
+  /** Entries of a log (written by `xadd`) after `after` (exclusive; null: from the first), oldest first, at most `limit`. */
+  logRange(key: string, after: string | null, limit: number): Promise<LogEntry[]>;
+  /** The id of the log's last entry, or null when the log is empty or absent. */
+  logLastId(key: string): Promise<string | null>;
   publish(channel: string, payload: string): Promise<void>;
   subscribe(channel: string, listener: ChannelListener): Promise<Subscription>;
   /** A rate limiter kept in this store, under this namespace. */

@@ -9,6 +9,7 @@ import {
   type ChannelListener,
   type KvStore,
   type LexRange,
+  type LogEntry,
   type RateLimiterOptions,
   type Subscription,
   type WriteGuard,
@@ -20,7 +21,37 @@ type Entry =
   | { readonly kind: 'set'; readonly members: Set<string>; readonly expiresAt: number | null }
   /** A Redis sorted set whose scores are all 0: ordered by member bytes. */
   | { readonly kind: 'zset'; readonly members: Set<string>; readonly expiresAt: number | null }
-  | { readonly kind: 'hash'; readonly fields: Map<string, string>; readonly expiresAt: number | null };
+  /** A Redis sorted set ordered by score (then member bytes). */
+  | { readonly kind: 'scored'; readonly scores: Map<string, number>; readonly expiresAt: number | null }
+  | { readonly kind: 'hash'; readonly fields: Map<string, string>; readonly expiresAt: number | null }
+  /**
+   * An append-only log (a Redis Stream). `entries` is shared between the
+   * committed entry and a staged one; what a batch appends waits in
+   * `pending` (and trimming in `minIdMs`) until the batch commits.
+   */
+  | {
+      readonly kind: 'stream';
+      readonly entries: StreamItem[];
+      readonly lastMs: number;
+      readonly lastSeq: number;
+      readonly pending: readonly StreamItem[];
+      readonly minIdMs: number | null;
+      readonly expiresAt: number | null;
+    };
+
+interface StreamItem {
+  readonly id: string;
+  readonly ms: number;
+  readonly seq: number;
+  readonly value: string;
+}
+
+/** `<ms>-<seq>` as numbers; null when malformed. */
+export function parseLogId(id: string): { ms: number; seq: number } | null {
+  const m = /^(\d{1,16})-(\d{1,16})$/.exec(id);
+  if (!m) return null;
+  return { ms: Number(m[1]), seq: Number(m[2]) };
+}
 
 /** Redis orders equal-score sorted-set members by their bytes (memcmp), not by UTF-16 code units. */
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -205,8 +236,23 @@ export class MemoryKvStore implements KvStore {
           staged.set(full, { kind, ...set });
           break;
         }
+        case 'zscore': {
+          const entry = current(full);
+          if (entry !== undefined && entry.kind !== 'scored') throw new StoreUnavailableError(wrongType(full));
+          const scores = new Map(entry?.scores ?? []);
+          scores.set(op.member, op.score);
+          staged.set(full, { kind: 'scored', scores, expiresAt: entry?.expiresAt ?? null });
+          break;
+        }
         case 'srem':
         case 'zrem': {
+          const scoredEntry = current(full);
+          if (op.op === 'zrem' && scoredEntry?.kind === 'scored') {
+            const scores = new Map(scoredEntry.scores);
+            scores.delete(op.member);
+            staged.set(full, scores.size === 0 ? undefined : { kind: 'scored', scores, expiresAt: scoredEntry.expiresAt });
+            break;
+          }
           const kind = op.op === 'srem' ? 'set' : 'zset';
           const set = members(full, kind);
           if (set === undefined) break;
@@ -231,13 +277,45 @@ export class MemoryKvStore implements KvStore {
           staged.set(full, { ...entry, expiresAt: at });
           break;
         }
+        case 'xadd': {
+          const entry = current(full);
+          if (entry !== undefined && entry.kind !== 'stream') throw new StoreUnavailableError(wrongType(full));
+          const lastMs = entry?.lastMs ?? 0;
+          const lastSeq = entry?.lastSeq ?? -1;
+          // Like Redis: the clock's ms, or the last id's ms with the next sequence when the clock has not moved on.
+          const ms = now > lastMs ? now : lastMs;
+          const seq = ms === lastMs ? lastSeq + 1 : 0;
+          const item: StreamItem = { id: `${ms}-${seq}`, ms, seq, value: op.value };
+          staged.set(full, {
+            kind: 'stream',
+            entries: entry?.entries ?? [],
+            lastMs: ms,
+            lastSeq: seq,
+            pending: [...(entry?.pending ?? []), item],
+            minIdMs: op.minIdMs ?? entry?.minIdMs ?? null,
+            expiresAt: entry?.expiresAt ?? null,
+          });
+          break;
+        }
       }
     });
     return staged;
   }
 
   private commit(staged: ReadonlyMap<string, Entry | undefined>): void {
-    for (const [full, entry] of staged) {
+    for (const [full, staging] of staged) {
+      let entry = staging;
+      if (entry?.kind === 'stream' && (entry.pending.length > 0 || entry.minIdMs !== null)) {
+        const entries = entry.entries;
+        entries.push(...entry.pending);
+        const minIdMs = entry.minIdMs;
+        if (minIdMs !== null) {
+          let drop = 0;
+          while (drop < entries.length && (entries[drop] as StreamItem).ms < minIdMs) drop++;
+          if (drop > 0) entries.splice(0, drop);
+        }
+        entry = { ...entry, pending: [], minIdMs: null };
+      }
       if (entry === undefined) this.backend.data.delete(full);
       else this.backend.data.set(full, entry);
     }
@@ -251,6 +329,81 @@ export class MemoryKvStore implements KvStore {
     if (entry === undefined) return [];
     if (entry.kind !== 'set') throw new StoreUnavailableError(wrongType(full));
     return [...entry.members];
+  }
+
+  async logRange(key: string, after: string | null, limit: number): Promise<LogEntry[]> {
+    this.assertOpen();
+    const from = after === null ? null : parseLogId(after);
+    if (after !== null && from === null) throw new StoreUnavailableError(new Error(`ERR Invalid stream ID ${after}`));
+    const entry = this.stream(this.namespace + key);
+    if (entry === undefined) return [];
+    const items = entry.entries;
+    // Binary search for the first entry after `from`.
+    let lo = 0;
+    let hi = items.length;
+    if (from !== null) {
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const it = items[mid] as StreamItem;
+        if (it.ms < from.ms || (it.ms === from.ms && it.seq <= from.seq)) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return items.slice(lo, lo + limit).map((it) => ({ id: it.id, value: it.value }));
+  }
+
+  async rangeByScore(key: string, max: number, limit: number): Promise<string[]> {
+    this.assertOpen();
+    const full = this.namespace + key;
+    const entry = this.live(full);
+    if (entry === undefined) return [];
+    if (entry.kind !== 'scored') throw new StoreUnavailableError(wrongType(full));
+    return [...entry.scores]
+      .filter(([, score]) => score <= max)
+      .sort(([am, as], [bm, bs]) => as - bs || byteOrder(am, bm))
+      .slice(0, limit)
+      .map(([member]) => member);
+  }
+
+  async logRangeBefore(key: string, before: string | null, limit: number, inclusive = false): Promise<LogEntry[]> {
+    this.assertOpen();
+    const to = before === null ? null : parseLogId(before);
+    if (before !== null && to === null) throw new StoreUnavailableError(new Error(`ERR Invalid stream ID ${before}`));
+    const entry = this.stream(this.namespace + key);
+    if (entry === undefined) return [];
+    const items = entry.entries;
+    // Binary search for the first entry after the bound (at or after it when exclusive).
+    let lo = 0;
+    let hi = items.length;
+    if (to !== null) {
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const it = items[mid] as StreamItem;
+        const belowOrAt = it.ms < to.ms || (it.ms === to.ms && (inclusive ? it.seq <= to.seq : it.seq < to.seq));
+        if (belowOrAt) lo = mid + 1;
+        else hi = mid;
+      }
+    } else {
+      lo = items.length;
+    }
+    return items
+      .slice(Math.max(0, lo - limit), lo)
+      .reverse()
+      .map((it) => ({ id: it.id, value: it.value }));
+  }
+
+  async logLastId(key: string): Promise<string | null> {
+    this.assertOpen();
+    const entry = this.stream(this.namespace + key);
+    const last = entry?.entries[entry.entries.length - 1];
+    return last === undefined ? null : last.id;
+  }
+
+  private stream(full: string): Extract<Entry, { kind: 'stream' }> | undefined {
+    const entry = this.live(full);
+    if (entry === undefined) return undefined;
+    if (entry.kind !== 'stream') throw new StoreUnavailableError(wrongType(full));
+    return entry;
   }
 
   async publish(channel: string, payload: string): Promise<void> {

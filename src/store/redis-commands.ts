@@ -4,8 +4,9 @@
  * - store: GET MGET SET DEL SADD SREM SMEMBERS MULTI EXEC PUBLISH PING;
  *   ZADD ZREM ZRANGEBYLEX ZLEXCOUNT (the user index: search, email
  *   sign-in, seats), HINCRBY HGETALL PEXPIRE (the exchange counters of the
- *   console's chart); `writeIf` is EVALSHA, falling back to EVAL, of a
- *   script calling GET, ZLEXCOUNT and the write commands
+ *   console's chart); XADD XRANGE XREVRANGE (the event logs of SPEC §11),
+ *   ZRANGEBYSCORE (due webhook deliveries); `writeIf` is EVALSHA, falling
+ *   back to EVAL, of a script calling GET, ZLEXCOUNT and the write commands
  * - subscriber connection: SUBSCRIBE UNSUBSCRIBE
  * - rate-limiter-flexible (RateLimiterRedis): EVALSHA, falling back to EVAL,
  *   of a script calling SET, INCRBY, PTTL and EXPIRE (Redis 7 checks the
@@ -42,9 +43,13 @@ export const REDIS_COMMANDS_USED = [
   'ZREM',
   'ZRANGEBYLEX',
   'ZLEXCOUNT',
+  'ZRANGEBYSCORE',
   'HINCRBY',
   'HGETALL',
   'PEXPIRE',
+  'XADD',
+  'XRANGE',
+  'XREVRANGE',
   'QUIT',
   'WAIT',
 ] as const;

@@ -9,6 +9,7 @@ import {
   type ChannelListener,
   type KvStore,
   type LexRange,
+  type LogEntry,
   type RateLimiterOptions,
   type Subscription,
   type WriteGuard,
@@ -86,6 +87,9 @@ for k = g + 1, #KEYS do
   elseif op == 'zrem' then
     redis.call('ZREM', KEYS[k], ARGV[a + 1])
     a = a + 2
+  elseif op == 'zscore' then
+    redis.call('ZADD', KEYS[k], ARGV[a + 2], ARGV[a + 1])
+    a = a + 3
   elseif op == 'hincrby' then
     redis.call('HINCRBY', KEYS[k], ARGV[a + 1], ARGV[a + 2])
     a = a + 3
@@ -96,6 +100,9 @@ for k = g + 1, #KEYS do
     else
       redis.call('PEXPIRE', KEYS[k], ARGV[a + 1])
     end
+    a = a + 3
+  elseif op == 'xadd' then
+    if ARGV[a + 2] == '' then redis.call('XADD', KEYS[k], '*', 'e', ARGV[a + 1]) else redis.call('XADD', KEYS[k], 'MINID', '~', ARGV[a + 2], '*', 'e', ARGV[a + 1]) end
     a = a + 3
   else
     return redis.error_reply('writeIf: unknown op ' .. tostring(op))
@@ -118,10 +125,21 @@ function scriptArgs(op: WriteOp, ttl: number | undefined): string[] {
       return [op.member];
     case 'hincrby':
       return [op.field, String(op.by)];
+    case 'zscore':
+      return [op.member, String(op.score)];
     case 'pexpire':
       return [String(ttl), op.extendOnly ? '1' : '0'];
+    case 'xadd':
+      return [op.value, op.minIdMs === undefined ? '' : String(Math.max(0, Math.floor(op.minIdMs)))];
   }
 }
+
+/** An XRANGE/XREVRANGE reply's entries (each one field `e`). */
+function logEntries(reply: [string, string[]][]): LogEntry[] {
+  return reply.map(([id, fields]) => ({ id, value: fields[fields.indexOf('e') + 1] ?? '' }));
+}
+
+const LOG_ID = /^\d{1,16}-\d{1,16}$/;
 
 /** One guard's arguments for WRITE_IF_LUA. */
 function guardArgs(guard: WriteGuard): string[] {
@@ -408,6 +426,9 @@ export class RedisKvStore implements KvStore {
       case 'zrem':
         multi.zrem(full, op.member);
         break;
+      case 'zscore':
+        multi.zadd(full, op.score, op.member);
+        break;
       case 'hincrby':
         multi.hincrby(full, op.field, op.by);
         break;
@@ -420,11 +441,43 @@ export class RedisKvStore implements KvStore {
           multi.pexpire(full, ttl as number);
         }
         break;
+      case 'xadd':
+        if (op.minIdMs === undefined) multi.xadd(full, '*', 'e', op.value);
+        else multi.xadd(full, 'MINID', '~', String(Math.max(0, Math.floor(op.minIdMs))), '*', 'e', op.value);
+        break;
     }
   }
 
   members(key: string): Promise<string[]> {
     return this.run(() => this.client.smembers(this.namespace + key));
+  }
+
+  logRange(key: string, after: string | null, limit: number): Promise<LogEntry[]> {
+    if (after !== null && !LOG_ID.test(after)) {
+      return Promise.reject(new StoreUnavailableError(new Error(`ERR Invalid stream ID ${after}`)));
+    }
+    return this.run(async () =>
+      logEntries(await this.client.xrange(this.namespace + key, after === null ? '-' : `(${after}`, '+', 'COUNT', limit)),
+    );
+  }
+
+  rangeByScore(key: string, max: number, limit: number): Promise<string[]> {
+    return this.run(() => this.client.zrangebyscore(this.namespace + key, '-inf', max, 'LIMIT', 0, limit));
+  }
+
+  logRangeBefore(key: string, before: string | null, limit: number, inclusive = false): Promise<LogEntry[]> {
+    if (before !== null && !LOG_ID.test(before)) {
+      return Promise.reject(new StoreUnavailableError(new Error(`ERR Invalid stream ID ${before}`)));
+    }
+    const max = before === null ? '+' : inclusive ? before : `(${before}`;
+    return this.run(async () => logEntries(await this.client.xrevrange(this.namespace + key, max, '-', 'COUNT', limit)));
+  }
+
+  logLastId(key: string): Promise<string | null> {
+    return this.run(async () => {
+      const reply = await this.client.xrevrange(this.namespace + key, '+', '-', 'COUNT', 1);
+      return reply[0]?.[0] ?? null;
+    });
   }
 
   publish(channel: string, payload: string): Promise<void> {

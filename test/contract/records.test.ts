@@ -1,7 +1,7 @@
 import { MemoryBackend, MemoryKvStore } from '../../src/store/memory-kv';
 import { RedisKvStore } from '../../src/store/redis-kv';
 import { testRedisClusterNodes } from '../support/redis-cluster';
-import { testRedisUrl } from '../support/redis';
+import { TEST_COMMAND_TIMEOUT_MS, testRedisUrl } from '../support/redis';
 import { recordsContract } from './records.contract';
 
 // The ports of src/domain/ports.ts on every engine: embedded, one Redis, and
@@ -15,7 +15,7 @@ recordsContract('embedded store', (namespace) => new MemoryKvStore({ namespace, 
   },
 });
 
-recordsContract('Redis', (namespace) => RedisKvStore.connect({ url: testRedisUrl(), namespace }));
+recordsContract('Redis', (namespace) => RedisKvStore.connect({ url: testRedisUrl(), namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS }));
 
 const clusterNodes = testRedisClusterNodes();
-if (clusterNodes) recordsContract('Redis Cluster', (namespace) => RedisKvStore.connect({ clusterNodes, namespace }));
+if (clusterNodes) recordsContract('Redis Cluster', (namespace) => RedisKvStore.connect({ clusterNodes, namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS }));

@@ -11,7 +11,7 @@ import { pollUntil } from '../support/poll';
 import { RecordingListener } from '../support/recording-listener';
 import { storeContract } from './store.contract';
 import { aclLogOf, namespaceAclRules } from '../support/redis-acl';
-import { uniquePrefix } from '../support/redis';
+import { TEST_COMMAND_TIMEOUT_MS, uniquePrefix } from '../support/redis';
 
 /**
  * The store contract on a real 3-master Redis Cluster: the one global-setup
@@ -52,7 +52,7 @@ async function nodeClient(node: { host: string; port: number }): Promise<Redis> 
 }
 
 
-storeContract('RedisStore on Redis Cluster', (namespace) => RedisStore.connect({ clusterNodes: nodes, namespace }));
+storeContract('RedisStore on Redis Cluster', (namespace) => RedisStore.connect({ clusterNodes: nodes, namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS }));
 
 /**
  * As a restricted ACL user, created on every node (ACL users are per node,
@@ -75,7 +75,7 @@ describe('on Redis Cluster, as a restricted ACL user on every node', () => {
     const password = `${user}-pw`;
     const rules = ['reset', ...namespaceAclRules(namespace, password, REDIS_CLUSTER_EXTRA_COMMANDS)];
     await Promise.all(admins.map((admin) => admin.call('ACL', 'SETUSER', user, ...rules)));
-    return RedisStore.connect({ clusterNodes: nodes, namespace, overrides: { username: user, password } });
+    return RedisStore.connect({ clusterNodes: nodes, namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS, overrides: { username: user, password } });
   };
 
   storeContract('RedisStore on Redis Cluster (ACL user)', restrictedStore);

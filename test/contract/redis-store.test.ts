@@ -3,11 +3,11 @@ import Redis from 'ioredis';
 import { RedisKvStore as RedisStore } from '../../src/store/redis-kv';
 import { createRedisClient } from '../../src/store/redis-connections';
 import { storeContract } from './store.contract';
-import { testRedisUrl, uniquePrefix } from '../support/redis';
+import { TEST_COMMAND_TIMEOUT_MS, testRedisUrl, uniquePrefix } from '../support/redis';
 import { startRedisServer, type RedisServerHandle } from '../support/redis-server';
 import { namespaceAclRules } from '../support/redis-acl';
 
-storeContract('RedisStore', (namespace) => RedisStore.connect({ url: testRedisUrl(), namespace }));
+storeContract('RedisStore', (namespace) => RedisStore.connect({ url: testRedisUrl(), namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS }));
 
 /**
  * The same contract as a Redis ACL user allowed only its own namespace's
@@ -34,7 +34,7 @@ describe('as a restricted ACL user', () => {
     const user = `u${createHash('sha256').update(namespace).digest('hex').slice(0, 16)}`;
     const password = `${user}-pw`;
     await admin.call('ACL', 'SETUSER', user, 'reset', ...namespaceAclRules(namespace, password));
-    return RedisStore.connect({ url: `redis://${user}:${password}@127.0.0.1:${server.port}`, namespace });
+    return RedisStore.connect({ url: `redis://${user}:${password}@127.0.0.1:${server.port}`, namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS });
   };
 
   storeContract('RedisStore (ACL user)', restrictedStore);

@@ -429,7 +429,6 @@ export function storeContract(
         await store.write([
           { op: 'sadd', key: '{t}:persistent', member: 'm' },
           { op: 'sadd', key: '{t}:sooner', member: 'm' },
-          { op: 'pexpire', key: '{t}:sooner', ttlMs: 50 },
           { op: 'sadd', key: '{t}:later', member: 'm' },
           { op: 'pexpire', key: '{t}:later', ttlMs: 60_000 },
           // The control: expires in 50 ms, whatever else happens.
@@ -438,6 +437,9 @@ export function storeContract(
         ]);
         await store.write([
           { op: 'pexpire', key: '{t}:persistent', ttlMs: 50, extendOnly: true },
+          // The sooner expiry in the same (atomic) batch: set in the first one, a loaded
+          // machine could take its 50 ms to reach this one and find the key gone.
+          { op: 'pexpire', key: '{t}:sooner', ttlMs: 50 },
           { op: 'pexpire', key: '{t}:sooner', ttlMs: 60_000, extendOnly: true },
           { op: 'pexpire', key: '{t}:later', ttlMs: 50, extendOnly: true },
           { op: 'pexpire', key: '{t}:absent', ttlMs: 50, extendOnly: true },
@@ -469,6 +471,110 @@ export function storeContract(
         }
         await expect(store.members('{t}:new')).resolves.toEqual([]);
         await expect(store.members('{t}:ix')).resolves.toEqual(['m']);
+      });
+    });
+
+    describe('append-only logs', () => {
+      const parse = (id: string) => id.split('-').map(Number) as [number, number];
+      const before = (a: string, b: string) => {
+        const [am, as] = parse(a);
+        const [bm, bs] = parse(b);
+        return am < bm || (am === bm && as < bs);
+      };
+
+      it('appends entries under increasing ids and pages them after a cursor, oldest first', async () => {
+        const store = await fresh();
+        await expect(store.logRange('{t}:log', null, 10)).resolves.toEqual([]);
+        await expect(store.logLastId('{t}:log')).resolves.toBeNull();
+        await store.write([
+          { op: 'xadd', key: '{t}:log', value: 'one' },
+          { op: 'xadd', key: '{t}:log', value: 'two' },
+        ]);
+        await store.write([{ op: 'xadd', key: '{t}:log', value: 'three' }]);
+        const all = await store.logRange('{t}:log', null, 10);
+        expect(all.map((e) => e.value)).toEqual(['one', 'two', 'three']);
+        for (const e of all) expect(e.id).toMatch(/^\d+-\d+$/);
+        expect(before(all[0]!.id, all[1]!.id) && before(all[1]!.id, all[2]!.id)).toBe(true);
+        await expect(store.logLastId('{t}:log')).resolves.toBe(all[2]!.id);
+        await expect(store.logRange('{t}:log', all[0]!.id, 1)).resolves.toEqual([all[1]]);
+        await expect(store.logRange('{t}:log', all[2]!.id, 10)).resolves.toEqual([]);
+        // A cursor between entries (or before the first) pages from the next one.
+        await expect(store.logRange('{t}:log', '0-0', 1)).resolves.toEqual([all[0]]);
+      });
+
+      it('appends in the same atomic write as other ops, and in a conditional write only when it holds', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'set', key: '{t}:rec', value: 'v1' },
+          { op: 'xadd', key: '{t}:log', value: 'changed to v1' },
+        ]);
+        expect(await store.writeIf({ key: '{t}:rec', equals: 'v0' }, [{ op: 'xadd', key: '{t}:log', value: 'lost' }])).toBe(false);
+        expect(
+          await store.writeIf({ key: '{t}:rec', equals: 'v1' }, [
+            { op: 'set', key: '{t}:rec', value: 'v2' },
+            { op: 'xadd', key: '{t}:log', value: 'changed to v2', minIdMs: 0 },
+          ]),
+        ).toBe(true);
+        expect((await store.logRange('{t}:log', null, 10)).map((e) => e.value)).toEqual(['changed to v1', 'changed to v2']);
+        // A failing batch appends nothing.
+        await store.write([{ op: 'sadd', key: '{t}:set', member: 'x' }]);
+        await expect(
+          store.write([
+            { op: 'xadd', key: '{t}:log', value: 'never' },
+            { op: 'xadd', key: '{t}:set', value: 'wrong type' },
+          ]),
+        ).rejects.toBeInstanceOf(StoreUnavailableError);
+        if (name === 'MemoryStore') {
+          // Redis' MULTI runs the commands before the failing one; the embedded store refuses the batch whole.
+          expect((await store.logRange('{t}:log', null, 10)).map((e) => e.value)).toEqual(['changed to v1', 'changed to v2']);
+        }
+      });
+
+      it('keeps every entry at or after minIdMs, and the log expires by pexpire', async () => {
+        const store = await fresh();
+        await store.write([{ op: 'xadd', key: '{t}:log', value: 'a' }]);
+        const [first] = await store.logRange('{t}:log', null, 1);
+        const [ms] = parse(first!.id);
+        await store.write([{ op: 'xadd', key: '{t}:log', value: 'b', minIdMs: ms }]);
+        expect((await store.logRange('{t}:log', null, 10)).map((e) => e.value)).toEqual(['a', 'b']);
+        await store.write([{ op: 'pexpire', key: '{t}:log', ttlMs: 50 }]);
+        opts.advanceTime?.(51);
+        for (let attempt = 0; attempt < 500 && (await store.logLastId('{t}:log')) !== null; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await expect(store.logRange('{t}:log', null, 10)).resolves.toEqual([]);
+      });
+
+      it('pages a log backwards, newest first, before a cursor (inclusive when asked)', async () => {
+        const store = await fresh();
+        await store.write(['a', 'b', 'c', 'd'].map((value) => ({ op: 'xadd' as const, key: '{t}:log', value })));
+        const all = await store.logRange('{t}:log', null, 10);
+        expect((await store.logRangeBefore('{t}:log', null, 2)).map((e) => e.value)).toEqual(['d', 'c']);
+        expect((await store.logRangeBefore('{t}:log', all[2]!.id, 10)).map((e) => e.value)).toEqual(['b', 'a']);
+        expect((await store.logRangeBefore('{t}:log', all[2]!.id, 2, true)).map((e) => e.value)).toEqual(['c', 'b']);
+        await expect(store.logRangeBefore('{t}:none', null, 2)).resolves.toEqual([]);
+      });
+
+      it('refuses a malformed cursor as a store error, never as an empty page', async () => {
+        const store = await fresh();
+        await expect(store.logRange('{t}:log', 'not-an-id', 1)).rejects.toBeInstanceOf(StoreUnavailableError);
+      });
+    });
+
+    describe('scored sets', () => {
+      it('ranges members by score up to a bound, lowest first; zscore moves a member, zrem removes it', async () => {
+        const store = await fresh();
+        await store.write([
+          { op: 'zscore', key: '{t}:due', member: 'late', score: 3000 },
+          { op: 'zscore', key: '{t}:due', member: 'early', score: 1000 },
+          { op: 'zscore', key: '{t}:due', member: 'middle', score: 2000 },
+        ]);
+        await expect(store.rangeByScore('{t}:due', 2000, 10)).resolves.toEqual(['early', 'middle']);
+        await expect(store.rangeByScore('{t}:due', 5000, 1)).resolves.toEqual(['early']);
+        expect(await store.writeIf({ key: '{t}:g', equals: null }, [{ op: 'zscore', key: '{t}:due', member: 'early', score: 4000 }])).toBe(true);
+        await store.write([{ op: 'zrem', key: '{t}:due', member: 'middle' }]);
+        await expect(store.rangeByScore('{t}:due', 5000, 10)).resolves.toEqual(['late', 'early']);
+        await expect(store.rangeByScore('{t}:none', 5000, 10)).resolves.toEqual([]);
       });
     });
 
@@ -652,6 +758,10 @@ export function storeContract(
           ['countByLex', () => store.countByLex('{t}:z', '')],
           ['hashGetAll', () => store.hashGetAll('{t}:h')],
           ['members', () => store.members('{t}:s')],
+          ['logRange', () => store.logRange('{t}:l', null, 1)],
+          ['logLastId', () => store.logLastId('{t}:l')],
+          ['logRangeBefore', () => store.logRangeBefore('{t}:l', null, 1)],
+          ['rangeByScore', () => store.rangeByScore('{t}:z', 1, 1)],
           ['publish', () => store.publish('invalidate', 'x')],
           ['subscribe', () => store.subscribe('invalidate', new RecordingListener())],
           ['ping', () => store.ping()],

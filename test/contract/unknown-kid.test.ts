@@ -17,16 +17,16 @@ import { keys } from '../../src/store/records/keys';
 import { RedisKvStore } from '../../src/store/redis-kv';
 import { gatedKv } from '../support/gated-kv';
 import { testRedisClusterNodes } from '../support/redis-cluster';
-import { testRedisUrl, uniquePrefix } from '../support/redis';
+import { TEST_COMMAND_TIMEOUT_MS, testRedisUrl, uniquePrefix } from '../support/redis';
 
 type Engine = [string, (namespace: string) => Promise<KvStore> | KvStore];
 const backend = new MemoryBackend();
 const clusterNodes = testRedisClusterNodes();
 const engines: Engine[] = [
   ['embedded store', (namespace) => new MemoryKvStore({ namespace, shared: backend })],
-  ['Redis', (namespace) => RedisKvStore.connect({ url: testRedisUrl(), namespace })],
+  ['Redis', (namespace) => RedisKvStore.connect({ url: testRedisUrl(), namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS })],
 ];
-if (clusterNodes) engines.push(['Redis Cluster', (namespace) => RedisKvStore.connect({ clusterNodes, namespace })]);
+if (clusterNodes) engines.push(['Redis Cluster', (namespace) => RedisKvStore.connect({ clusterNodes, namespace, commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS })]);
 
 const attackerKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 

@@ -101,7 +101,20 @@ it('leaves nothing of the site in the store (one Redis)', async () => {
     expect(mentions(before, site.siteId).length).toBeGreaterThan(5);
 
     expect((await admin.call('delete', `/sites/${site.siteId}`)).status).toBe(204);
-    const after = await dumpRedis(server.url);
+    const all = await dumpRedis(server.url);
+    // The site's event log stays, so its last events (site.deleted, session.ended) can still be
+    // delivered; it expires with the retention (EVENT_RETENTION_HOURS, 72 h here).
+    // So does its audit log (and its entry in the list of audited sites), for the audit trail of the deletion.
+    const kept = [`${own.prefix}:live:{${site.siteId}}:events`, `${own.prefix}:live:{${site.siteId}}:audit`];
+    for (const key of kept) {
+      const log = all.find((k) => k.key === key);
+      expect([key, log?.type]).toEqual([key, 'stream']);
+      expect(log?.ttlMs).toBeGreaterThan(0);
+      expect(log?.ttlMs).toBeLessThanOrEqual(72 * 3600 * 1000);
+      expect(log?.values.some((v) => v.includes('"site.deleted"'))).toBe(true);
+    }
+    const auditSites = `${own.prefix}:live:audit-sites`;
+    const after = all.filter((k) => !kept.includes(k.key) && k.key !== auditSites);
     expect(mentions(after, site.siteId).map((k) => k.key)).toEqual([]);
     expect(mentions(after, site.publishableKey)).toEqual([]);
     expect(mentions(after, other.siteId).length).toBeGreaterThan(0);

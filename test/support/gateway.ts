@@ -63,6 +63,8 @@ export interface GatewayOptions {
   consoleAssetsDir?: string;
   /** How often exchange counts go to the store (default 1000 ms); a test that flushes by hand sets it long. */
   exchangeCountsFlushMs?: number;
+  /** More configuration variables (e.g. WEBHOOK_RETRY_SCHEDULE), as main.ts would read them. */
+  env?: Record<string, string>;
   /**
    * The store variables themselves (e.g. `REDIS_SENTINELS`, `REDIS_SENTINEL_NAME`,
    * or `REDIS_CLUSTER_NODES` of a cluster the test started), instead of the
@@ -135,6 +137,7 @@ function configEnv(options: GatewayOptions, parts: { prefix: string; masterKey: 
     RATE_LIMIT_ADMIN_FAILURES_PER_ADDRESS: String(GENEROUS_LIMITS.adminFailuresPerAddress),
     ...(options.trustProxy !== undefined && { TRUST_PROXY: options.trustProxy }),
     ...parts.redis,
+    ...options.env,
   };
   for (const [name, limit] of Object.entries(options.rateLimits ?? {})) {
     if (limit.durationSeconds !== 60) throw new TypeError(`rateLimits.${name}: every limit is per minute (durationSeconds 60)`);

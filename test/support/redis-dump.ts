@@ -3,8 +3,10 @@ import Redis from 'ioredis';
 export interface DumpedKey {
   readonly key: string;
   readonly type: string;
-  /** Every string the key holds (a string's value, a set's members, a hash's fields and values, …). */
+  /** Every string the key holds (a string's value, a set's members, a hash's fields and values, a stream's entries, …). */
   readonly values: string[];
+  /** Milliseconds until it expires; -1 when it never does. */
+  readonly ttlMs: number;
 }
 
 /**
@@ -45,12 +47,15 @@ export async function dumpRedis(url: string): Promise<DumpedKey[]> {
         case 'zset':
           values = await client.zrange(key, 0, -1);
           break;
+        case 'stream':
+          values = (await client.xrange(key, '-', '+')).map(([, fields]) => fields.join(' '));
+          break;
         case 'none':
           continue; // expired between SCAN and TYPE
         default:
           throw new Error(`unexpected Redis type ${type} at ${key}: teach dumpRedis to read it`);
       }
-      out.push({ key, type, values });
+      out.push({ key, type, values, ttlMs: await client.pttl(key) });
     }
     return out;
   } finally {

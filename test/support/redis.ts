@@ -11,3 +11,11 @@ export function testRedisUrl(): string {
 export function uniquePrefix(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
+
+/**
+ * The command timeout of stores that tests open for what they store, not for
+ * how they time out: the 1 s default, counted from when a command is queued,
+ * ran out under a loaded machine (load average 10–15 on 2 cores) behind the
+ * contract's heavier tests' pipelines. Tests about timeouts set their own.
+ */
+export const TEST_COMMAND_TIMEOUT_MS = 10_000;

@@ -3,6 +3,9 @@ import { resolveEnvironment } from './environment.js';
 import { parseRetryAfter, retryDelayMs, sleep } from './retry.js';
 import type { ApiErrorCode, Environment, NotVerified, VerificationResult, VerifiedUserWithProduct } from './protocol.js';
 import { SDK_VERSION } from './version.js';
+import { LocalVerifier, type LocalVerificationStatus, type OnlineAnswer } from './local/local-verifier.js';
+import { DEFAULT_MAX_CACHED_SESSIONS } from './local/session-cache.js';
+import { DEFAULT_JWKS_REFRESH_INTERVAL_MS } from './local/jwks.js';
 
 const EXCHANGE_PATH = '/live_api/s2s/v1/users/verification';
 
@@ -29,11 +32,29 @@ export interface VerigateClientOptions {
    */
   baseUrl?: string;
   /**
-   * How tokens are verified. `'online'` (the default, and today the only
-   * mode): every call is an exchange with the gateway, which is the
-   * authority on sign-out and product access.
+   * How tokens are verified.
+   * - `'online'` (the default): every call is an exchange with the gateway,
+   *   the authority on sign-out and product access.
+   * - `'local'` (SPEC §12): the signature is checked in this process against
+   *   the environment's JWKS, and a session the gateway verified before is
+   *   answered from memory, kept current by the site's event stream (one
+   *   long-lived HTTP connection per client, opened at creation; `close()`
+   *   ends it). The first sight of a session, and every call while the
+   *   stream's last heartbeat is older than `maxStalenessMs`, goes online;
+   *   when that fails too, the call fails: never a remembered success.
+   *   Answers have exactly the online shape.
    */
-  verification?: 'online';
+  verification?: 'online' | 'local';
+  /**
+   * Local mode: how old the stream's last heartbeat (sent every 250 ms) may
+   * be for an answer from memory, in ms (default 1000). Past it every call
+   * goes online until the stream is back.
+   */
+  maxStalenessMs?: number;
+  /** Local mode: sessions held in memory at most, least recently used dropped first (default 10,000; ~1 KiB each). */
+  maxCachedSessions?: number;
+  /** Local mode: the JWKS is fetched again for an unknown `kid` at most once per this many ms (default 30,000). */
+  jwksRefreshIntervalMs?: number;
   /** Per attempt, in ms (default 5000). */
   timeoutMs?: number;
   /** Further attempts after a 503 or a network error/timeout (default 2; 0 disables). */
@@ -90,6 +111,15 @@ export interface VerigateClient {
    */
   verifyUser(token: string, options: VerifyUserOptions & { productId: string }): Promise<VerifiedUserWithProduct | NotVerified>;
   verifyUser(token: string, options?: VerifyUserOptions): Promise<VerificationResult>;
+  /** `'online'` or `'local'`, as created. */
+  readonly verification: 'online' | 'local';
+  /** Local mode: the stream's freshness, the cache and the counts of local and online answers; `null` online. */
+  localStatus(): LocalVerificationStatus | null;
+  /**
+   * Stops the event stream of local mode (after that every call goes
+   * online) and forgets what it held. Nothing to stop online; resolves at once.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -100,7 +130,7 @@ export interface VerigateClient {
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 interface Attempt {
-  readonly result?: VerificationResult;
+  readonly result?: OnlineAnswer;
   readonly error?: VerigateError;
   readonly retryable: boolean;
   readonly retryAfterSeconds: number | null;
@@ -116,8 +146,10 @@ function integerOption(name: string, value: number | undefined, fallback: number
  * Creates the backend client. Checks the API key locally first: a malformed
  * key, a publishable key, or a key of the other environment than `sandbox` /
  * `baseUrl` say throws a {@link VerigateError} (`invalid_api_key` or
- * `api_key_wrong_environment`) here, before any request. Creating a client
- * sends nothing and starts nothing.
+ * `api_key_wrong_environment`) here, before any request. Creating an online
+ * client sends nothing and starts nothing; a local one (`verification:
+ * 'local'`) fetches the JWKS and opens the site's event stream at once
+ * (its socket does not keep the process alive), until `close()`.
  *
  * @example
  * ```ts
@@ -138,14 +170,18 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
   if (typeof options.apiKey !== 'string' || options.apiKey === '') {
     throw new TypeError('createVerigateClient needs { apiKey: "vg_live_sk_…" } (the site\'s secret API key)');
   }
-  if (options.verification !== undefined && options.verification !== 'online') {
-    throw new TypeError(`verification must be 'online', got ${JSON.stringify(options.verification)}`);
+  if (options.verification !== undefined && options.verification !== 'online' && options.verification !== 'local') {
+    throw new TypeError(`verification must be 'online' or 'local', got ${JSON.stringify(options.verification)}`);
   }
+  const verification = options.verification ?? 'online';
   const { apiKey } = options;
   const { environment, baseUrl } = resolveEnvironment(apiKey, options.sandbox, options.baseUrl);
   const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5000, 1);
   const retries = integerOption('retries', options.retries, 2);
   const maxRetryDelayMs = integerOption('maxRetryDelayMs', options.maxRetryDelayMs, 2000);
+  const maxStalenessMs = integerOption('maxStalenessMs', options.maxStalenessMs, 1000, 1);
+  const maxCachedSessions = integerOption('maxCachedSessions', options.maxCachedSessions, DEFAULT_MAX_CACHED_SESSIONS, 1);
+  const jwksRefreshIntervalMs = integerOption('jwksRefreshIntervalMs', options.jwksRefreshIntervalMs, DEFAULT_JWKS_REFRESH_INTERVAL_MS, 0);
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => globalThis.fetch(input, init));
   const url = `${baseUrl}${EXCHANGE_PATH}`;
 
@@ -203,7 +239,12 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
       body = undefined;
     }
     if (res.status === 200 && isVerificationResult(body)) {
-      return { result: body, retryable: false, retryAfterSeconds: null };
+      const answer: OnlineAnswer = {
+        result: body,
+        reusableUntil: instantHeader(res.headers.get('x-verigate-reusable-until')),
+        apiKeyExpiresAt: instantHeader(res.headers.get('x-verigate-api-key-expires-at')),
+      };
+      return { result: answer, retryable: false, retryAfterSeconds: null };
     }
     const problem = isProblem(body) ? body : undefined;
     const error = problem
@@ -225,12 +266,7 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
     return { error, retryable: RETRYABLE_STATUS.has(res.status), retryAfterSeconds };
   };
 
-  async function verifyUser(token: string, verifyOptions: VerifyUserOptions = {}): Promise<VerificationResult> {
-    if (typeof token !== 'string') throw new TypeError('verifyUser needs the verification token string');
-    const { productId, signal } = verifyOptions;
-    if (productId !== undefined && (typeof productId !== 'string' || productId === '')) {
-      throw new TypeError('productId must be a non-empty string');
-    }
+  async function exchangeOnline(token: string, productId: string | undefined, signal: AbortSignal | undefined): Promise<OnlineAnswer> {
     const body = JSON.stringify(productId === undefined ? { userVerificationToken: token } : { userVerificationToken: token, productId });
     for (let attempt = 0; ; attempt++) {
       let outcome: Attempt;
@@ -246,7 +282,48 @@ export function createVerigateClient(options: VerigateClientOptions): VerigateCl
     }
   }
 
-  return Object.freeze({ environment, baseUrl, verifyUser }) as VerigateClient;
+  const userAgent = `verigate-node/${SDK_VERSION}`;
+  const local =
+    verification === 'local'
+      ? new LocalVerifier({
+          environment,
+          baseUrl,
+          apiKey,
+          userAgent,
+          fetch: doFetch,
+          timeoutMs,
+          maxStalenessMs,
+          maxCachedSessions,
+          jwksRefreshIntervalMs,
+          online: exchangeOnline,
+        })
+      : null;
+
+  async function verifyUser(token: string, verifyOptions: VerifyUserOptions = {}): Promise<VerificationResult> {
+    if (typeof token !== 'string') throw new TypeError('verifyUser needs the verification token string');
+    const { productId, signal } = verifyOptions;
+    if (productId !== undefined && (typeof productId !== 'string' || productId === '')) {
+      throw new TypeError('productId must be a non-empty string');
+    }
+    if (local !== null) return local.verify(token, productId, signal);
+    return (await exchangeOnline(token, productId, signal)).result;
+  }
+
+  return Object.freeze({
+    environment,
+    baseUrl,
+    verification,
+    verifyUser,
+    localStatus: () => local?.status() ?? null,
+    close: async () => local?.close(),
+  }) as VerigateClient;
+}
+
+/** An ISO instant header as epoch ms; null when absent or unreadable (local mode then keeps nothing). */
+function instantHeader(value: string | null): number | null {
+  if (value === null) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
 }
 
 function isVerificationResult(body: unknown): body is VerificationResult {

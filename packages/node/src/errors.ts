@@ -8,6 +8,8 @@ import type { ApiErrorCode } from './protocol.js';
  * - `redirect_refused`: the base URL answered with a redirect. Redirects are
  *   never followed, so the API key never reaches another origin.
  * - `unexpected_response`: an answer that is not the gateway's (a proxy's HTML page, bad JSON).
+ * - `webhook_invalid`: `verifyWebhook` refused a request: a header missing,
+ *   no signature made with the secret, or a timestamp too far from now.
  *
  * @example
  * ```ts
@@ -20,7 +22,8 @@ export type ClientErrorCode =
   | 'network_error'
   | 'timeout'
   | 'redirect_refused'
-  | 'unexpected_response';
+  | 'unexpected_response'
+  | 'webhook_invalid';
 
 /**
  * Every code a {@link VerigateError} may carry: the gateway's

@@ -9,6 +9,7 @@
  */
 export { createVerigateClient } from './client.js';
 export type { VerigateClient, VerigateClientOptions, VerifyUserOptions } from './client.js';
+export type { LocalVerificationStatus } from './local/local-verifier.js';
 export { requireVerifiedUser } from './express.js';
 export type { ExpressRequestLike, ExpressResponseLike, RequireVerifiedUserOptions } from './express.js';
 export { authenticateRequest } from './fetch.js';
@@ -17,6 +18,8 @@ export type { GuardOptions, GuardProblem, GuardProblemCode, UnauthenticatedReaso
 export { VerigateError, VerigateApiError } from './errors.js';
 export type { ClientErrorCode, VerigateErrorCode } from './errors.js';
 export { DEFAULT_BASE_URLS } from './environment.js';
+export { verifyWebhook } from './webhooks.js';
+export type { VerifyWebhookOptions, WebhookEvent, WebhookHeaders } from './webhooks.js';
 export type {
   ApiErrorCode,
   AttributeValue,

@@ -17,6 +17,10 @@ const ExchangeBody = z.strictObject({
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Token- and user-bearing responses are never cached (SPEC §3). */
 const NO_STORE: readonly string[] = ['Cache-Control', 'no-store'];
+/** On a verified answer: until when it holds unless an event says otherwise (domain/exchange.ts ExchangeAnswer; SPEC §12). */
+const REUSABLE_UNTIL = 'X-Verigate-Reusable-Until';
+/** On every answer of a key that expires (set at creation, or by a roll): when it stops working. */
+const API_KEY_EXPIRES_AT = 'X-Verigate-Api-Key-Expires-At';
 
 /**
  * POST /live_api/s2s/v1/users/verification — the exchange, on node's own
@@ -70,11 +74,18 @@ export function exchangeHandler(deps: EnvironmentDeps) {
       state.siteId = apiKey.siteId;
       await limits.exchangePerApiKey.consume(apiKey.keyId);
       const body = validate(ExchangeBody, await readJsonBody(req));
-      const result = await domain.exchange.exchangeVerificationToken(apiKey, body.userVerificationToken, body.productId);
+      const { result, reusableUntil } = await domain.exchange.answerVerificationToken(apiKey, body.userVerificationToken, body.productId);
       const outcome = result.isAuthenticated ? 'verified' : result.reason;
       countOutcome(outcome);
       stats.count(outcome);
-      pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), NO_STORE);
+      let headers = NO_STORE;
+      if (reusableUntil !== null || apiKey.expiresAt !== null) {
+        const more = [...NO_STORE];
+        if (reusableUntil !== null) more.push(REUSABLE_UNTIL, new Date(reusableUntil).toISOString());
+        if (apiKey.expiresAt !== null) more.push(API_KEY_EXPIRES_AT, new Date(apiKey.expiresAt).toISOString());
+        headers = more;
+      }
+      pipeline.send(res, 200, JSON_TYPE, JSON.stringify(result), headers);
     } catch (err) {
       const code = err instanceof VerigateError ? err.code : 'internal_error';
       countOutcome(code);

@@ -1,4 +1,6 @@
+import type { NewEvent } from '../../domain/events';
 import type { ApiKeyStore } from '../../domain/ports';
+import type { KvEventLog } from './event-log';
 import type { ApiKeyRecord } from '../../domain/records';
 import type { KvStore } from '../kv';
 import { InvalidatingCache } from './invalidating-cache';
@@ -21,6 +23,7 @@ export class KvApiKeyStore implements ApiKeyStore {
   constructor(
     private readonly kv: KvStore,
     private readonly bus: InvalidationBus,
+    private readonly eventLog: KvEventLog,
   ) {
     this.cache.bind(bus);
     bus.register({
@@ -31,14 +34,16 @@ export class KvApiKeyStore implements ApiKeyStore {
     });
   }
 
-  async create(keyHash: string, record: ApiKeyRecord): Promise<void> {
+  async create(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void> {
     // The record (found by hash) and the site's index live in different slots:
     // write the record first so an index entry never points at nothing.
     await this.kv.write([{ op: 'set', key: keys.apiKeyByHash(keyHash), value: encode(record) }]);
     await this.kv.write([
       { op: 'set', key: keys.siteApiKey(record.siteId, record.keyId), value: keyHash },
       { op: 'sadd', key: keys.siteApiKeyIndex(record.siteId), member: record.keyId },
+      ...this.eventLog.ops(events),
     ]);
+    await this.eventLog.announce(events);
   }
 
   async findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
@@ -71,11 +76,18 @@ export class KvApiKeyStore implements ApiKeyStore {
     return found.filter((f) => f !== null);
   }
 
-  async update(keyHash: string, record: ApiKeyRecord): Promise<void> {
+  async update(keyHash: string, record: ApiKeyRecord, events: readonly NewEvent[]): Promise<void> {
     // Revoked or rolled: a revocation (src/store/records/revocations.ts).
     await writeRevocation(this.kv, [{ op: 'set', key: keys.apiKeyByHash(keyHash), value: encode(record) }]);
     this.cache.delete(keyHash);
     await this.bus.publish({ t: 'api-key', hash: keyHash });
+    // The record lives in its own slot (found by hash): the events follow in
+    // the site's. If this write fails the call fails (503), so no change is
+    // acknowledged without its events.
+    if (events.length > 0) {
+      await this.kv.write(this.eventLog.ops(events));
+      await this.eventLog.announce(events);
+    }
   }
 
   async recordUse(keyId: string, at: number): Promise<void> {

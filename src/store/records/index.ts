@@ -4,6 +4,7 @@ import type { KvStore } from '../kv';
 import { KvAdminTokenStore } from './admin-token-store';
 import { KvApiKeyStore } from './api-key-store';
 import { KvConsoleSessionStore } from './console-session-store';
+import { KvEventLog } from './event-log';
 import { KvExchangeCounterStore } from './exchange-counter-store';
 import { KvIdentityTokenUseStore } from './identity-token-use-store';
 import { InvalidationBus } from './invalidation';
@@ -12,6 +13,7 @@ import { KvSessionAndUserReader } from './session-and-user-reader';
 import { KvSessionStore } from './session-store';
 import { KvSiteStore } from './site-store';
 import { KvUserStore } from './user-store';
+import { KvWebhookStore } from './webhook-store';
 
 /** Every port of one environment, on one key-value store, with the invalidation channel their caches share. */
 export interface RecordStores extends DomainStores {
@@ -29,18 +31,26 @@ export interface RecordStoresOptions {
   readonly clock: Clock;
   /** Told when the invalidation subscription fails (it keeps retrying). */
   readonly onBackgroundError?: (err: unknown, what: string) => void;
+  /** How long events are kept (default 72 h). */
+  readonly eventRetentionMs?: number;
 }
+
+export const DEFAULT_EVENT_RETENTION_MS = 72 * 3600 * 1000;
 
 /** The ports of src/domain/ports.ts, implemented on `kv`. */
 export function createRecordStores(kv: KvStore, options: RecordStoresOptions): RecordStores {
   const onBackgroundError = options.onBackgroundError ?? (() => {});
   const bus = new InvalidationBus(kv, (err) => onBackgroundError(err, 'invalidation subscribe'));
+  const retentionMs = options.eventRetentionMs ?? DEFAULT_EVENT_RETENTION_MS;
+  const events = new KvEventLog(kv, options.clock, retentionMs, onBackgroundError);
   return {
-    sites: new KvSiteStore(kv, bus),
-    apiKeys: new KvApiKeyStore(kv, bus),
-    users: new KvUserStore(kv),
-    sessions: new KvSessionStore(kv, options.clock),
+    sites: new KvSiteStore(kv, bus, events),
+    apiKeys: new KvApiKeyStore(kv, bus, events),
+    users: new KvUserStore(kv, events),
+    sessions: new KvSessionStore(kv, options.clock, events),
     identityTokenUses: new KvIdentityTokenUseStore(kv),
+    events,
+    webhooks: new KvWebhookStore(kv, events, retentionMs),
     keyring: new KvKeyringStore(kv, bus, options.clock),
     sessionAndUser: new KvSessionAndUserReader(kv),
     adminTokens: new KvAdminTokenStore(kv),

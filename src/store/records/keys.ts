@@ -45,10 +45,39 @@ export const keys = {
    * flush of several seconds is one write; a few writes a second at most.
    */
   exchangeCounts: (minute: number) => `{exchange-counts}:${minute}`,
+  /**
+   * The site's event log (a Redis Stream, SPEC §11), under the site's hash
+   * tag so a change and its events are one MULTI. Kept through a site's
+   * deletion (its last events describe it); it expires with the retention.
+   */
+  events: (siteId: string) => `${tag(siteId)}:events`,
+  /** The site's audit log: its events an admin call caused (same tag, same MULTI as the change). */
+  audit: (siteId: string) => `${tag(siteId)}:audit`,
+  /** The environment's own audit log (changes of no one site: a signing-key rotation). */
+  environmentAudit: () => '{environment-audit}:audit',
+  /** Set of every siteId that has (had) an audit log; sites are added before their first write and never removed. */
+  auditSites: () => 'audit-sites',
+  /** Webhook endpoint record (JSON; secrets sealed), and the site's set of endpoint ids. */
+  webhook: (siteId: string, endpointId: string) => `${tag(siteId)}:webhook:${endpointId}`,
+  webhookIndex: (siteId: string) => `${tag(siteId)}:webhooks`,
+  /** The id of the last event of the site's log the endpoint has been given deliveries for. */
+  webhookCursor: (siteId: string, endpointId: string) => `${tag(siteId)}:webhook-cursor:${endpointId}`,
+  /** A delivery (JSON): one event to one endpoint, with its attempts. */
+  webhookDelivery: (siteId: string, endpointId: string, eventId: string) => `${tag(siteId)}:delivery:${endpointId}:${eventId}`,
+  /** The endpoint's deliveries, newest first (a lexicographic set of inverted ids). */
+  webhookDeliveryIndex: (siteId: string, endpointId: string) => `${tag(siteId)}:deliveries:${endpointId}`,
+  /** The site's due deliveries: a scored set, `<endpointId> <eventId>` by when it is due (epoch ms). */
+  webhookDue: (siteId: string) => `${tag(siteId)}:webhook-due`,
+  /** Who is sending a delivery right now (expires: a dead sender's work goes to another instance). */
+  webhookLease: (siteId: string, endpointId: string, eventId: string) => `${tag(siteId)}:webhook-lease:${endpointId}:${eventId}`,
+  /** Set of every siteId with (once) a webhook endpoint: the sites the delivery loop looks at. */
+  webhookSites: () => 'webhook-sites',
 } as const;
 
 /** Pub/sub channels (relative, prefixed by the store like keys). */
 export const channels = {
   /** Invalidation of in-process caches: API keys, sites, signing keys. */
   invalidate: 'invalidate',
+  /** A site's event log has grown: the payload is the siteId (a nudge; the log is the truth). */
+  events: 'events',
 } as const;

@@ -1,4 +1,6 @@
 import type { Clock } from '../../domain/clock';
+import type { NewEvent } from '../../domain/events';
+import type { KvEventLog } from './event-log';
 import type { SessionStore } from '../../domain/ports';
 import { sessionEndsAt, type SessionRecord } from '../../domain/records';
 import type { KvStore, WriteGuard, WriteOp } from '../kv';
@@ -40,28 +42,33 @@ function indexed(session: SessionRecord, ttlMs: number): WriteOp[] {
  */
 export async function endSessionsOfUser(
   kv: KvStore,
+  eventLog: KvEventLog,
   siteId: string,
   userId: string,
+  events: (sessions: readonly SessionRecord[]) => readonly NewEvent[],
   alsoDelete: readonly string[] = [],
   alsoWrite: readonly WriteOp[] = [],
   guard?: WriteGuard,
 ): Promise<boolean> {
   const ids = await kv.members(keys.userSessions(siteId, userId));
   const records = ids.length > 0 ? await kv.getMany(ids.map((id) => keys.session(siteId, id))) : [];
+  const sessions = records.flatMap((raw) => {
+    const session = decode<SessionRecord>(raw);
+    return session ? [session] : [];
+  });
+  const described = events(sessions);
   const ops: WriteOp[] = [
     ...alsoDelete.map((key): WriteOp => ({ op: 'del', key })),
     ...alsoWrite,
     ...ids.map((id): WriteOp => ({ op: 'del', key: keys.session(siteId, id) })),
     { op: 'del', key: keys.userSessions(siteId, userId) },
+    ...eventLog.ops(described),
   ];
   // The revocation (src/store/records/revocations.ts): answered only once the replicas asked for hold it.
   if (guard === undefined) await writeRevocation(kv, ops);
   else if (!(await writeRevocationIf(kv, guard, ops))) return false;
-  const tokenHashes = records.flatMap((raw) => {
-    const session = decode<SessionRecord>(raw);
-    return session ? [session.tokenHash] : [];
-  });
-  await Promise.all(tokenHashes.map((h) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(h) }])));
+  await eventLog.announce(described);
+  await Promise.all(sessions.map((s) => kv.write([{ op: 'del', key: keys.sessionByTokenHash(s.tokenHash) }])));
   return true;
 }
 
@@ -77,14 +84,17 @@ export class KvSessionStore implements SessionStore {
   constructor(
     private readonly kv: KvStore,
     private readonly clock: Clock,
+    private readonly eventLog: KvEventLog,
   ) {}
 
-  async create(session: SessionRecord): Promise<void> {
+  async create(session: SessionRecord, events: readonly NewEvent[]): Promise<void> {
     const ttlMs = sessionTtlMs(session, this.clock.now());
     await this.kv.write([
       { op: 'set', key: keys.session(session.siteId, session.sessionId), value: encode(session), ttlMs },
       ...indexed(session, ttlMs),
+      ...this.eventLog.ops(events),
     ]);
+    await this.eventLog.announce(events);
     // The pointer last: until it exists, nothing can find the session by its token.
     await this.kv.write([
       { op: 'set', key: keys.sessionByTokenHash(session.tokenHash), value: `${session.siteId} ${session.sessionId}`, ttlMs },
@@ -115,12 +125,14 @@ export class KvSessionStore implements SessionStore {
     ]);
   }
 
-  async end(session: SessionRecord): Promise<void> {
-    // Record and index in one write (the revocation); then the pointer (another slot), which leads nowhere by then.
+  async end(session: SessionRecord, events: readonly NewEvent[]): Promise<void> {
+    // Record, index and events in one write (the revocation); then the pointer (another slot), which leads nowhere by then.
     await writeRevocation(this.kv, [
       { op: 'del', key: keys.session(session.siteId, session.sessionId) },
       { op: 'srem', key: keys.userSessions(session.siteId, session.userId), member: session.sessionId },
+      ...this.eventLog.ops(events),
     ]);
+    await this.eventLog.announce(events);
     await this.kv.write([{ op: 'del', key: keys.sessionByTokenHash(session.tokenHash) }]);
   }
 
@@ -142,7 +154,7 @@ export class KvSessionStore implements SessionStore {
     return sessions;
   }
 
-  async endAllForUser(siteId: string, userId: string): Promise<void> {
-    await endSessionsOfUser(this.kv, siteId, userId);
+  async endAllForUser(siteId: string, userId: string, events: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void> {
+    await endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events);
   }
 }

@@ -1,5 +1,7 @@
+import type { NewEvent } from '../../domain/events';
 import type { SiteStore } from '../../domain/ports';
-import type { SiteRecord } from '../../domain/records';
+import type { SessionRecord, SiteRecord } from '../../domain/records';
+import type { KvEventLog } from './event-log';
 import type { KvStore } from '../kv';
 import { InvalidatingCache } from './invalidating-cache';
 import type { InvalidationBus } from './invalidation';
@@ -26,6 +28,7 @@ export class KvSiteStore implements SiteStore {
   constructor(
     private readonly kv: KvStore,
     private readonly bus: InvalidationBus,
+    private readonly eventLog: KvEventLog,
   ) {
     this.byPublishableKey.bind(bus);
     this.byId.bind(bus);
@@ -42,11 +45,13 @@ export class KvSiteStore implements SiteStore {
     });
   }
 
-  async create(site: SiteRecord): Promise<void> {
-    // Record first, then the indexes that make it findable (each in its own
-    // slot): a failure in between leaves an unreachable record, never a
-    // dangling pointer.
-    await this.kv.write([{ op: 'set', key: keys.site(site.siteId), value: encode(site) }]);
+  async create(site: SiteRecord, events: readonly NewEvent[]): Promise<void> {
+    await this.eventLog.noteAuditedSite(site.siteId);
+    // Record (with its events) first, then the indexes that make it findable
+    // (each in its own slot): a failure in between leaves an unreachable
+    // record, never a dangling pointer.
+    await this.kv.write([{ op: 'set', key: keys.site(site.siteId), value: encode(site) }, ...this.eventLog.ops(events)]);
+    await this.eventLog.announce(events);
     await this.kv.write([{ op: 'set', key: keys.publishableKey(site.publishableKey), value: site.siteId }]);
     await this.kv.write([{ op: 'sadd', key: keys.siteIndex(), member: site.siteId }]);
   }
@@ -81,16 +86,17 @@ export class KvSiteStore implements SiteStore {
     return sites.filter((s): s is SiteRecord => s !== null);
   }
 
-  async update(site: SiteRecord): Promise<void> {
+  async update(site: SiteRecord, events: readonly NewEvent[]): Promise<void> {
     // Every site change is acknowledged as a revocation: it may rotate the
     // identity secret, drop an allowed origin or mark the site deleted.
-    await writeRevocation(this.kv, [{ op: 'set', key: keys.site(site.siteId), value: encode(site) }]);
+    await writeRevocation(this.kv, [{ op: 'set', key: keys.site(site.siteId), value: encode(site) }, ...this.eventLog.ops(events)]);
+    await this.eventLog.announce(events);
     this.byPublishableKey.delete(site.publishableKey);
     this.byId.delete(site.siteId);
     await this.bus.publish({ t: 'site', siteId: site.siteId, publishableKey: site.publishableKey });
   }
 
-  async purge(siteId: string): Promise<void> {
+  async purge(siteId: string, endedEvents: (sessions: readonly SessionRecord[]) => readonly NewEvent[]): Promise<void> {
     // 1. API keys: each record (found by hash) goes first, so the key is
     //    refused from then on; every instance drops its cached copy.
     const keyIds = await this.kv.members(keys.siteApiKeyIndex(siteId));
@@ -107,11 +113,11 @@ export class KvSiteStore implements SiteStore {
       ]);
     }
     // 2. Users with their sessions (and the sessions' token pointers), a page of the index at a time.
-    const users = new KvUserStore(this.kv);
+    const users = new KvUserStore(this.kv, this.eventLog);
     for (;;) {
       const userIds = await users.someUserIds(siteId, PURGE_BATCH);
       if (userIds.length === 0) break;
-      for (const userId of userIds) await users.deleteWithSessions(siteId, userId);
+      for (const userId of userIds) await users.deleteWithSessions(siteId, userId, endedEvents);
     }
     // 3. What is left under the site's tag, the pointers, and last the record (so a purge cut short can be run again).
     await this.kv.write([

@@ -1,6 +1,8 @@
 import { StoreUnavailableError, VerigateError } from '../../domain/errors';
-import type { SaveConditions, SaveOutcome, UserSearchPage, UserStore } from '../../domain/ports';
-import type { ProductAccess, UserChanges, UserRecord } from '../../domain/records';
+import type { NewEvent } from '../../domain/events';
+import type { SaveConditions, SaveOutcome, UserEvents, UserSearchPage, UserStore } from '../../domain/ports';
+import type { ProductAccess, SessionRecord, UserChanges, UserRecord } from '../../domain/records';
+import type { KvEventLog } from './event-log';
 import type { KvStore, WriteGuard, WriteOp } from '../kv';
 import { decode, encode } from './json';
 import { keys } from './keys';
@@ -129,7 +131,10 @@ const compareCandidates = (a: Candidate, b: Candidate): number =>
  * (a sign-in never undoes a grant). Never cached.
  */
 export class KvUserStore implements UserStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly eventLog: KvEventLog,
+  ) {}
 
   async find(siteId: string, userId: string): Promise<UserRecord | null> {
     return decode<UserRecord>(await this.kv.get(keys.user(siteId, userId)));
@@ -144,6 +149,7 @@ export class KvUserStore implements UserStore {
     siteId: string,
     userId: string,
     change: (current: UserRecord | null) => UserRecord | null,
+    events: UserEvents,
   ): Promise<{ before: UserRecord | null; after: UserRecord | null }> {
     const key = keys.user(siteId, userId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -151,13 +157,17 @@ export class KvUserStore implements UserStore {
       const before = decode<UserRecord>(raw);
       const after = change(before);
       if (after === null) return { before, after: before };
-      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after)];
+      const described = events(before, after);
+      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after), ...this.eventLog.ops(described)];
       // A change that takes product access away (a revoke, or a PUT with a
       // shorter list) is a revocation; any other change is a plain write.
       const written = losesAccess(before, after)
         ? await writeRevocationIf(this.kv, { key, equals: raw }, ops)
         : await this.kv.writeIf({ key, equals: raw }, ops);
-      if (written) return { before, after };
+      if (written) {
+        await this.eventLog.announce(described);
+        return { before, after };
+      }
     }
     throw conflictStorm(userId);
   }
@@ -188,6 +198,7 @@ export class KvUserStore implements UserStore {
     userId: string,
     changes: UserChanges,
     now: number,
+    events: UserEvents,
     conditions: SaveConditions = {},
   ): Promise<SaveOutcome> {
     const key = keys.user(siteId, userId);
@@ -215,16 +226,20 @@ export class KvUserStore implements UserStore {
         createdAt: before?.createdAt ?? now,
         updatedAt: now,
       };
-      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after)];
+      const described = events(before, after);
+      const ops: WriteOp[] = [{ op: 'set', key, value: encode(after) }, ...indexOps(siteId, before, after), ...this.eventLog.ops(described)];
       // A PUT with a shorter product list takes access away: a revocation.
       const written = losesAccess(before, after) ? await writeRevocationIf(this.kv, guards, ops) : await this.kv.writeIf(guards, ops);
-      if (written) return { saved: true, user: after, created: before === null };
+      if (written) {
+        await this.eventLog.announce(described);
+        return { saved: true, user: after, created: before === null };
+      }
       refused = true;
     }
     throw conflictStorm(userId);
   }
 
-  async grantProduct(siteId: string, userId: string, access: ProductAccess, now: number): Promise<UserRecord | null> {
+  async grantProduct(siteId: string, userId: string, access: ProductAccess, now: number, events: UserEvents): Promise<UserRecord | null> {
     const { after } = await this.update(siteId, userId, (user) =>
       user === null
         ? null
@@ -233,15 +248,17 @@ export class KvUserStore implements UserStore {
             productAccess: [...user.productAccess.filter((p) => p.productId !== access.productId), access],
             updatedAt: now,
           },
+      events,
     );
     return after;
   }
 
-  async revokeProduct(siteId: string, userId: string, productId: string, now: number): Promise<UserRecord | null> {
+  async revokeProduct(siteId: string, userId: string, productId: string, now: number, events: UserEvents): Promise<UserRecord | null> {
     const { after } = await this.update(siteId, userId, (user) =>
       user === null || !user.productAccess.some((p) => p.productId === productId)
         ? null
         : { ...user, productAccess: user.productAccess.filter((p) => p.productId !== productId), updatedAt: now },
+      events,
     );
     return after;
   }
@@ -290,18 +307,23 @@ export class KvUserStore implements UserStore {
 
   /**
    * The user record and its index entries go in the same atomic write as
-   * the sessions (see endSessionsOfUser), a compare-and-set against the
-   * record the entries were worked out from: a rename in between cannot
-   * leave its new email's entry pointing at a deleted user.
+   * the sessions and their events (see endSessionsOfUser), a
+   * compare-and-set against the record the entries were worked out from: a
+   * rename in between cannot leave its new email's entry pointing at a
+   * deleted user.
    */
-  async deleteWithSessions(siteId: string, userId: string): Promise<void> {
+  async deleteWithSessions(
+    siteId: string,
+    userId: string,
+    events: (sessions: readonly SessionRecord[]) => readonly NewEvent[],
+  ): Promise<void> {
     const key = keys.user(siteId, userId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const raw = await this.kv.get(key);
       const user = decode<UserRecord>(raw);
       // The id entry goes even without a record (a site purge walks the index and must see it shrink).
       const unindex: WriteOp[] = [...indexOps(siteId, user, null), { op: 'zrem', key: keys.userIndex(siteId), member: `${ID}${userId}` }];
-      if (await endSessionsOfUser(this.kv, siteId, userId, [key], unindex, { key, equals: raw })) return;
+      if (await endSessionsOfUser(this.kv, this.eventLog, siteId, userId, events, [key], unindex, { key, equals: raw })) return;
     }
     throw conflictStorm(userId);
   }

@@ -47,6 +47,59 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/live_api/s2s/v1/events": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * The key's site's events after a cursor, oldest first
+         * @description Every change to the site's users, sessions, keys and secrets, written
+         *     with the change (SPEC §11) and kept `EVENT_RETENTION_HOURS` (default
+         *     72). Pass `nextCursor` back as `after` to continue; with nothing new,
+         *     `nextCursor` is the cursor given. A cursor older than the retention is
+         *     410 `cursor_expired`: start again without one.
+         */
+        readonly get: operations["listEvents"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/live_api/s2s/v1/events/stream": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        /**
+         * The key's site's events, live, as Server-Sent Events
+         * @description Each event as an SSE message: `id` (the event id), `event` (its type)
+         *     and `data` (the event JSON, as in the feed). Between events,
+         *     `event: heartbeat` with `data: {"time": "<server time>"}` at least
+         *     every 250 ms. An event is on every open stream of its site within 1 s
+         *     of the change being acknowledged, whichever instance made it. Send
+         *     `Last-Event-ID` to resume after that event (a reconnecting
+         *     EventSource does); without it the stream starts with the next event.
+         *     Revoking (or deleting) the API key closes its streams. The key, and a
+         *     `Last-Event-ID` older than the retention (410 `cursor_expired`), are
+         *     refused as problems before the stream begins.
+         */
+        readonly get: operations["streamEvents"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
     readonly "/live_api/v1/users/verification-token": {
         readonly parameters: {
             readonly query?: never;
@@ -656,6 +709,138 @@ export interface paths {
         readonly patch?: never;
         readonly trace?: never;
     };
+    readonly "/admin/v1/{environment}/sites/{siteId}/webhook-endpoints": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+            };
+            readonly cookie?: never;
+        };
+        /** The site's webhook endpoints */
+        readonly get: operations["listWebhookEndpoints"];
+        readonly put?: never;
+        /**
+         * Add a webhook endpoint (its signing secret is shown once)
+         * @description Events of the site (all, or `eventTypes`) are POSTed to `url` per Standard Webhooks
+         *     (`webhook-id`, `webhook-timestamp`, `webhook-signature`), starting with this endpoint's own
+         *     `webhook_endpoint.created`. 2xx within 10 s is delivered; anything else (a redirect too: it is
+         *     never followed) is retried after each of `WEBHOOK_RETRY_SCHEDULE` (default 5 s, 30 s, 2 min,
+         *     10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h: about 24 h), then marked failed. The URL must not name a
+         *     loopback, private or link-local address, nor resolve to one when sent, and must be `https` on
+         *     live, unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`. The secret (`whsec_` + base64 of 32 random
+         *     bytes) is stored encrypted and never shown again.
+         */
+        readonly post: operations["createWebhookEndpoint"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/sites/{siteId}/webhook-endpoints/{endpointId}": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        /** One webhook endpoint */
+        readonly get: operations["getWebhookEndpoint"];
+        readonly put?: never;
+        readonly post?: never;
+        /** Delete a webhook endpoint */
+        readonly delete: operations["deleteWebhookEndpoint"];
+        readonly options?: never;
+        readonly head?: never;
+        /**
+         * Change an endpoint's url, event types, description, or disable it
+         * @description A disabled endpoint is sent nothing, and not later either what happened while it was disabled.
+         */
+        readonly patch: operations["updateWebhookEndpoint"];
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/sites/{siteId}/webhook-endpoints/{endpointId}/rotate-secret": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /**
+         * A new signing secret, shown once; the old one signs too for 24 h
+         * @description For 24 h every delivery carries two signatures in `webhook-signature` (`v1,… v1,…`), one per secret.
+         */
+        readonly post: operations["rotateWebhookSecret"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/sites/{siteId}/webhook-endpoints/{endpointId}/deliveries": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        /** The endpoint's deliveries, each attempt a row, newest event first */
+        readonly get: operations["listWebhookDeliveries"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/sites/{siteId}/webhook-endpoints/{endpointId}/deliveries/{eventId}/resend": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+                readonly eventId: components["parameters"]["EventId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /**
+         * Send an event to the endpoint again, now
+         * @description With the same `webhook-id` (receivers deduplicate by it); the retry schedule starts again.
+         */
+        readonly post: operations["resendWebhookDelivery"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
     readonly "/admin/v1/{environment}/signing-keys": {
         readonly parameters: {
             readonly query?: never;
@@ -668,6 +853,29 @@ export interface paths {
         };
         /** The environment's signing keys still trusted */
         readonly get: operations["listSigningKeys"];
+        readonly put?: never;
+        readonly post?: never;
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+    readonly "/admin/v1/{environment}/audit-events": {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        /**
+         * The audit log, newest first
+         * @description The events admin calls caused (SPEC §11), each with the `actor` (`root` or the scoped token's `tokenId`) and the caller's `clientAddress`, across every site of the environment; a signing-key rotation appears once, with `siteId: null`. Kept `EVENT_RETENTION_HOURS`. Pass `nextCursor` back as `cursor` for older entries. Needs a token that covers the whole environment (no `siteIds`).
+         */
+        readonly get: operations["listAuditEvents"];
         readonly put?: never;
         readonly post?: never;
         readonly delete?: never;
@@ -700,13 +908,177 @@ export interface paths {
         readonly trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    readonly event: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly get?: never;
+        readonly put?: never;
+        /**
+         * What verigate POSTs to a webhook endpoint
+         * @description One event per request, the same JSON as on the feed. Standard Webhooks headers: `webhook-id`
+         *     (`<siteId>_<eventId>`: the same on every retry and resend, deduplicate by it), `webhook-timestamp`
+         *     (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`,
+         *     keyed with the base64-decoded part of the secret after `whsec_`; two space-separated during the
+         *     24 h after a rotation). Verify with `verifyWebhook` of `@verigate/node` or the `standardwebhooks`
+         *     package. Answer 2xx within 10 s.
+         */
+        readonly post: operations["receiveEvent"];
+        readonly delete?: never;
+        readonly options?: never;
+        readonly head?: never;
+        readonly patch?: never;
+        readonly trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @enum {string} */
         readonly Environment: "live" | "sandbox";
         /** @enum {string} */
-        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "request_timeout" | "headers_too_large" | "seat_limit_reached" | "internal_error";
+        readonly ErrorCode: "invalid_request" | "invalid_json" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "not_found" | "rate_limited" | "store_unavailable" | "missing_api_key" | "invalid_api_key" | "api_key_wrong_environment" | "no_session" | "invalid_identity_token" | "invalid_publishable_key" | "publishable_key_wrong_environment" | "origin_not_allowed" | "unauthorized" | "site_not_found" | "user_not_found" | "api_key_not_found" | "forbidden" | "cursor_expired" | "webhook_endpoint_not_found" | "request_timeout" | "headers_too_large" | "seat_limit_reached" | "internal_error";
+        /** @enum {string} */
+        readonly EventType: "user.created" | "user.updated" | "user.deleted" | "user.product_access.changed" | "session.created" | "session.ended" | "api_key.created" | "api_key.revoked" | "api_key.rolled" | "identity_secret.rotated" | "signing_key.rotated" | "site.created" | "site.updated" | "site.deleted" | "webhook_endpoint.created" | "webhook_endpoint.updated" | "webhook_endpoint.deleted";
+        /**
+         * @description One change (SPEC §11). `data` by type: `user.created`/`user.updated`: the user (as the admin API
+         *     shows it); `user.deleted`: `{userId}`; `user.product_access.changed`: `{userId, productAccess}`;
+         *     `session.created`: `{sessionId, userId, createdAt, expiresAt, idleTimeoutSeconds}`;
+         *     `session.ended`: `{sessionId, userId, reason}`; `api_key.created`/`api_key.revoked`: the key
+         *     (no secret, no `lastUsedAt`); `api_key.rolled`: the previous key with its new `expiresAt` and
+         *     `replacedByKeyId`; `identity_secret.rotated`: `{siteId, previousSecretValidUntil}`;
+         *     `signing_key.rotated` (on every site of the environment): `{kid, previousKid, previousKeyRetiresAt}`;
+         *     `site.created`/`site.updated`: the site; `site.deleted`: `{siteId}`. Events carry no secret.
+         */
+        readonly Event: {
+            /**
+             * @description `<ms>-<seq>`: ids of one site sort in time order; the cursor of the feed and the stream.
+             * @example 1764644400000-0
+             */
+            readonly id: string;
+            readonly type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            readonly createdAt: string;
+            readonly environment: components["schemas"]["Environment"];
+            readonly siteId: string;
+            readonly data: {
+                readonly reason?: components["schemas"]["SessionEndReason"];
+            } & {
+                readonly [key: string]: unknown;
+            };
+        };
+        /**
+         * @description Why a session ended (`session.ended`).
+         * @enum {string}
+         */
+        readonly SessionEndReason: "signed_out" | "signed_out_everywhere" | "user_deleted" | "session_limit" | "site_deleted";
+        readonly AuditEvent: {
+            /** @description The event id in its site's log (the same id as on the feed). */
+            readonly id: string;
+            readonly type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @example 2026-11-21T10:00:00.000Z
+             */
+            readonly createdAt: string;
+            readonly environment: components["schemas"]["Environment"];
+            readonly siteId: string | null;
+            /** @description `root`, or the scoped admin token's `tokenId`. */
+            readonly actor: string;
+            readonly clientAddress: string;
+            readonly data: {
+                readonly [key: string]: unknown;
+            };
+        };
+        readonly AuditEventPage: {
+            readonly data: readonly components["schemas"]["AuditEvent"][];
+            readonly nextCursor: string | null;
+            readonly hasMore: boolean;
+        };
+        readonly CreateWebhookEndpointRequest: {
+            /** @example https://shop.example/webhooks/verigate */
+            readonly url: string;
+            /** @description Only these types (default every type). */
+            readonly eventTypes?: readonly components["schemas"]["EventType"][];
+            readonly description?: string;
+        };
+        readonly UpdateWebhookEndpointRequest: {
+            readonly url?: string;
+            /** @description null for every type. */
+            readonly eventTypes?: readonly components["schemas"]["EventType"][] | null;
+            readonly description?: string | null;
+            readonly disabled?: boolean;
+        };
+        readonly WebhookEndpoint: {
+            /** @example whep_3kTMd9PzYx2QnB7wLcVa */
+            readonly endpointId: string;
+            readonly siteId: string;
+            readonly url: string;
+            readonly description: string | null;
+            readonly eventTypes: readonly components["schemas"]["EventType"][] | null;
+            readonly disabled: boolean;
+            /**
+             * Format: date-time
+             * @description After a rotation, until when the previous secret signs too.
+             */
+            readonly previousSecretValidUntil: string | null;
+            /** Format: date-time */
+            readonly createdAt: string;
+            /** Format: date-time */
+            readonly updatedAt: string;
+        };
+        readonly WebhookEndpointWithSecret: {
+            readonly endpointId: string;
+            readonly siteId: string;
+            readonly url: string;
+            readonly description: string | null;
+            readonly eventTypes: readonly components["schemas"]["EventType"][] | null;
+            readonly disabled: boolean;
+            /** Format: date-time */
+            readonly previousSecretValidUntil: string | null;
+            /** Format: date-time */
+            readonly createdAt: string;
+            /** Format: date-time */
+            readonly updatedAt: string;
+            /** @description `whsec_` + base64 of 32 random bytes: shown this once. */
+            readonly secret: string;
+        };
+        readonly WebhookEndpointList: {
+            readonly webhookEndpoints: readonly components["schemas"]["WebhookEndpoint"][];
+        };
+        /** @description One attempt to deliver an event (or, before the first, the delivery waiting for it). */
+        readonly WebhookDelivery: {
+            readonly eventId: string;
+            readonly eventType: components["schemas"]["EventType"];
+            /** @description 1 for the first attempt; 0 before any. */
+            readonly attempt: number;
+            /** @enum {string} */
+            readonly status: "delivered" | "retrying" | "failed" | "pending";
+            /** @description The receiver's HTTP status; null when none came (refused target, timeout, connection error). */
+            readonly statusCode: number | null;
+            readonly durationMs: number | null;
+            readonly error: string | null;
+            /** Format: date-time */
+            readonly attemptedAt: string | null;
+            /** Format: date-time */
+            readonly nextAttemptAt: string | null;
+        };
+        readonly WebhookDeliveryList: {
+            readonly deliveries: readonly components["schemas"]["WebhookDelivery"][];
+            readonly nextCursor?: string | null;
+        };
+        readonly EventPage: {
+            readonly data: readonly components["schemas"]["Event"][];
+            /** @description The last event's id, or the cursor given when there is nothing new (null without either). */
+            readonly nextCursor: string | null;
+            readonly hasMore: boolean;
+        };
         /** @description RFC 9457 problem details. */
         readonly Problem: {
             /** @example urn:verigate:error:invalid_api_key */
@@ -1339,6 +1711,21 @@ export interface components {
                 };
             };
         };
+        /** @description The cursor is older than the events kept (`EVENT_RETENTION_HOURS`); start again without one. */
+        readonly CursorExpired: {
+            headers: {
+                readonly "X-Request-Id": components["headers"]["XRequestId"];
+                readonly [name: string]: unknown;
+            };
+            content: {
+                readonly "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    readonly status?: 410;
+                    /** @enum {unknown} */
+                    readonly code?: "cursor_expired";
+                };
+            };
+        };
         /** @description The user does not exist yet and the site already has `maxUsers` users. */
         readonly SeatLimitReached: {
             headers: {
@@ -1354,7 +1741,7 @@ export interface components {
                 };
             };
         };
-        /** @description The path, environment, site, user, API key or admin token does not exist. */
+        /** @description The path, environment, site, user, API key, webhook endpoint or admin token does not exist. */
         readonly NotFound: {
             headers: {
                 readonly "X-Request-Id": components["headers"]["XRequestId"];
@@ -1365,7 +1752,7 @@ export interface components {
                     /** @constant */
                     readonly status?: 404;
                     /** @enum {unknown} */
-                    readonly code?: "not_found" | "site_not_found" | "user_not_found" | "api_key_not_found";
+                    readonly code?: "not_found" | "site_not_found" | "user_not_found" | "api_key_not_found" | "webhook_endpoint_not_found";
                 };
             };
         };
@@ -1484,6 +1871,8 @@ export interface components {
         /** @description The environment the call acts on; any other value is 404 `not_found`. */
         readonly Environment: components["schemas"]["Environment"];
         readonly SiteId: string;
+        readonly EndpointId: string;
+        readonly EventId: string;
         readonly KeyId: string;
         readonly TokenId: string;
         readonly ProductId: string;
@@ -1497,6 +1886,24 @@ export interface components {
         readonly SetConsoleCookie: string;
         readonly ConsoleContentSecurityPolicy: string;
         readonly CacheControlImmutable: "public, max-age=31536000, immutable";
+        /**
+         * @description On a verified answer to a real token (not on a refusal, not on a
+         *     sandbox fixture): the instant until which this answer holds unless an
+         *     event (SPEC §11) says otherwise — the session's own end if nothing
+         *     touches it again (its absolute expiry or its idle timeout, whichever
+         *     comes first) or the API key's expiry, whichever is first.
+         *     `@verigate/node`'s local verification (SPEC §12) answers a session
+         *     from memory no longer than this; sign-outs, user and product changes
+         *     and key revocations reach it as events.
+         */
+        readonly XVerigateReusableUntil: string;
+        /**
+         * @description When the API key that made the call expires (set at its creation, or
+         *     by a roll of it), on every answer of such a key; absent for a key
+         *     without expiry. `@verigate/node`'s local verification answers
+         *     nothing from memory past it.
+         */
+        readonly XVerigateApiKeyExpiresAt: string;
         /** @description Identifies the request in logs; echoed on every response. */
         readonly XRequestId: string;
         /** @description Token- and user-bearing responses must not be cached. */
@@ -1548,6 +1955,8 @@ export interface operations {
                 headers: {
                     readonly "X-Request-Id": components["headers"]["XRequestId"];
                     readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly "X-Verigate-Reusable-Until": components["headers"]["XVerigateReusableUntil"];
+                    readonly "X-Verigate-Api-Key-Expires-At": components["headers"]["XVerigateApiKeyExpiresAt"];
                     readonly [name: string]: unknown;
                 };
                 content: {
@@ -1560,6 +1969,71 @@ export interface operations {
             readonly 408: components["responses"]["RequestTimeout"];
             readonly 413: components["responses"]["PayloadTooLarge"];
             readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 429: components["responses"]["TooManyRequests"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listEvents: {
+        readonly parameters: {
+            readonly query?: {
+                /** @description An event id (`<ms>-<seq>`); events after it. Without it, from the oldest event kept. */
+                readonly after?: string;
+                /** @description At most this many events (default 100). */
+                readonly limit?: number;
+            };
+            readonly header?: never;
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of events. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["InvalidApiKey"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 410: components["responses"]["CursorExpired"];
+            readonly 429: components["responses"]["TooManyRequests"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly streamEvents: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: {
+                readonly "Last-Event-ID"?: string;
+            };
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The stream; it stays open until the client leaves, the key is revoked or the gateway stops. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "text/event-stream": string;
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["InvalidApiKey"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 410: components["responses"]["CursorExpired"];
             readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
@@ -2924,6 +3398,282 @@ export interface operations {
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
     };
+    readonly listWebhookEndpoints: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Every endpoint, oldest first (no secrets) */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly createWebhookEndpoint: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["CreateWebhookEndpointRequest"];
+            };
+        };
+        readonly responses: {
+            /** @description The endpoint, with its secret */
+            readonly 201: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 413: components["responses"]["PayloadTooLarge"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly getWebhookEndpoint: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The endpoint (no secret) */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly deleteWebhookEndpoint: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Deleted: nothing more is sent to it */
+            readonly 204: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content?: never;
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly updateWebhookEndpoint: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["UpdateWebhookEndpointRequest"];
+            };
+        };
+        readonly responses: {
+            /** @description The endpoint as changed */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 413: components["responses"]["PayloadTooLarge"];
+            readonly 415: components["responses"]["UnsupportedMediaType"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly rotateWebhookSecret: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description The endpoint, with its new secret */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listWebhookDeliveries: {
+        readonly parameters: {
+            readonly query?: {
+                readonly cursor?: string;
+                /** @description At most this many events (default 25); each may have several rows. */
+                readonly limit?: number;
+            };
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of deliveries */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly resendWebhookDelivery: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+                readonly siteId: components["parameters"]["SiteId"];
+                readonly endpointId: components["parameters"]["EndpointId"];
+                readonly eventId: components["parameters"]["EventId"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description Queued: the rows of the delivery so far */
+            readonly 202: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     readonly listSigningKeys: {
         readonly parameters: {
             readonly query?: never;
@@ -2951,6 +3701,42 @@ export interface operations {
             readonly 404: components["responses"]["NotFound"];
             readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 429: components["responses"]["TooManyRequests"];
+            readonly 500: components["responses"]["InternalError"];
+            readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly listAuditEvents: {
+        readonly parameters: {
+            readonly query?: {
+                readonly cursor?: string;
+                /** @description At most this many entries (default 100). */
+                readonly limit?: number;
+            };
+            readonly header?: never;
+            readonly path: {
+                /** @description The environment the call acts on; any other value is 404 `not_found`. */
+                readonly environment: components["parameters"]["Environment"];
+            };
+            readonly cookie?: never;
+        };
+        readonly requestBody?: never;
+        readonly responses: {
+            /** @description A page of the audit log. */
+            readonly 200: {
+                headers: {
+                    readonly "X-Request-Id": components["headers"]["XRequestId"];
+                    readonly "Cache-Control": components["headers"]["CacheControlNoStore"];
+                    readonly [name: string]: unknown;
+                };
+                content: {
+                    readonly "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            readonly 400: components["responses"]["BadRequest"];
+            readonly 401: components["responses"]["AdminUnauthorized"];
+            readonly 403: components["responses"]["Forbidden"];
+            readonly 404: components["responses"]["NotFound"];
+            readonly 405: components["responses"]["MethodNotAllowed"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
         };
@@ -2985,6 +3771,32 @@ export interface operations {
             readonly 429: components["responses"]["TooManyRequests"];
             readonly 500: components["responses"]["InternalError"];
             readonly 503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readonly receiveEvent: {
+        readonly parameters: {
+            readonly query?: never;
+            readonly header: {
+                readonly "webhook-id": string;
+                readonly "webhook-timestamp": string;
+                readonly "webhook-signature": string;
+            };
+            readonly path?: never;
+            readonly cookie?: never;
+        };
+        readonly requestBody: {
+            readonly content: {
+                readonly "application/json": components["schemas"]["Event"];
+            };
+        };
+        readonly responses: {
+            /** @description Any 2xx within 10 s counts as delivered; anything else is retried. */
+            readonly 200: {
+                headers: {
+                    readonly [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

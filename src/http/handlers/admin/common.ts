@@ -1,4 +1,7 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import type { ChangeCause } from '../../../domain/events';
+import { adminPrincipal } from '../../middleware/admin-auth';
+import { requestState } from '../../pipeline';
 import { z } from 'zod';
 import type { Domain } from '../../../domain';
 import { isEnvironment } from '../../../domain/environments';
@@ -12,6 +15,11 @@ export function domainFor(deps: AdminDeps, req: Request): Domain {
   const domain = deps.domains[env];
   if (!domain) throw new VerigateError('not_found', `This process does not serve the ${env} environment`);
   return domain;
+}
+
+/** Who makes this admin call and from where: it goes into the events of the change (the audit log). */
+export function causeOf(res: Response): ChangeCause {
+  return { actor: adminPrincipal(res).actor, clientAddress: requestState(res).clientAddress };
 }
 
 export function param(req: Request, name: string): string {

@@ -2,13 +2,13 @@ import type { Request, Response } from 'express';
 import type { AdminDeps } from '../../deps';
 import { authorize } from '../../../domain/admin-access';
 import { adminPrincipal } from '../../middleware/admin-auth';
-import { domainFor } from './common';
+import { causeOf, domainFor } from './common';
 
 export function signingKeyHandlers(deps: AdminDeps) {
   return {
     async rotateSigningKey(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
-      res.json(await domain.signingKeys.rotateSigningKey());
+      res.json(await domain.signingKeys.rotateSigningKey(causeOf(res)));
     },
     async listSigningKeys(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);

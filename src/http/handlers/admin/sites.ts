@@ -5,7 +5,7 @@ import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
 import { coversSite } from '../../../domain/admin-access';
 import { adminPrincipal } from '../../middleware/admin-auth';
-import { domainFor, param } from './common';
+import { causeOf, domainFor, param } from './common';
 
 const origin = z.union([
   z.literal('*'),
@@ -60,7 +60,7 @@ export function siteHandlers(deps: AdminDeps) {
     async createSite(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
       const input = validate(CreateSite, await readJsonBody(req));
-      const { site, identitySecret } = await domain.sites.createSite(input);
+      const { site, identitySecret } = await domain.sites.createSite(input, causeOf(res));
       res.status(201).setHeader('Location', `${req.baseUrl}${req.path}/${site.siteId}`);
       res.setHeader('Cache-Control', 'no-store');
       res.json({ ...domain.sites.view(site), identitySecret });
@@ -79,11 +79,11 @@ export function siteHandlers(deps: AdminDeps) {
     async updateSite(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
       const patch = validate(PatchSite, await readJsonBody(req));
-      res.json(domain.sites.view(await domain.sites.updateSite(param(req, 'siteId'), patch)));
+      res.json(domain.sites.view(await domain.sites.updateSite(param(req, 'siteId'), patch, causeOf(res))));
     },
     async deleteSite(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
-      await domain.sites.deleteSite(param(req, 'siteId'));
+      await domain.sites.deleteSite(param(req, 'siteId'), causeOf(res));
       res.status(204).end();
     },
     async revealIdentitySecret(req: Request, res: Response): Promise<void> {
@@ -95,7 +95,7 @@ export function siteHandlers(deps: AdminDeps) {
     async rotateIdentitySecret(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
       const body = validate(RotateIdentitySecret, await readJsonBody(req));
-      const secrets = await domain.sites.rotateIdentitySecret(param(req, 'siteId'), body?.graceSeconds ?? 0);
+      const secrets = await domain.sites.rotateIdentitySecret(param(req, 'siteId'), body?.graceSeconds ?? 0, causeOf(res));
       res.setHeader('Cache-Control', 'no-store');
       res.json(secrets);
     },

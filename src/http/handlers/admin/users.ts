@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isWellFormedUserId, MAX_USER_ID_LENGTH, MAX_USER_SEARCH_LIMIT } from '../../../domain/users';
 import { readJsonBody, validate } from '../../body';
 import type { AdminDeps } from '../../deps';
-import { domainFor, instant, param } from './common';
+import { causeOf, domainFor, instant, param } from './common';
 import { VerigateError } from '../../../domain/errors';
 
 const attributeValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -68,7 +68,7 @@ export function userHandlers(deps: AdminDeps) {
         name: body.name,
         attributes: body.attributes,
         productAccess: body.productAccess?.map((p) => ({ productId: p.productId, expiresAt: p.expiresAt ?? null })),
-      });
+      }, causeOf(res));
       res.status(created ? 201 : 200).setHeader('Cache-Control', 'no-store');
       res.json(domain.users.view(user));
     },
@@ -89,13 +89,13 @@ export function userHandlers(deps: AdminDeps) {
       const user = await domain.users.grantProduct(param(req, 'siteId'), userIdParam(req), {
         productId: productIdParam(req),
         expiresAt: body?.expiresAt ?? null,
-      });
+      }, causeOf(res));
       res.setHeader('Cache-Control', 'no-store');
       res.json(domain.users.view(user));
     },
     async revokeProduct(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
-      const user = await domain.users.revokeProduct(param(req, 'siteId'), userIdParam(req), productIdParam(req));
+      const user = await domain.users.revokeProduct(param(req, 'siteId'), userIdParam(req), productIdParam(req), causeOf(res));
       res.setHeader('Cache-Control', 'no-store');
       res.json(domain.users.view(user));
     },
@@ -107,7 +107,7 @@ export function userHandlers(deps: AdminDeps) {
     },
     async deleteUser(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
-      await domain.users.deleteUser(param(req, 'siteId'), userIdParam(req));
+      await domain.users.deleteUser(param(req, 'siteId'), userIdParam(req), causeOf(res));
       res.status(204).end();
     },
     async createSession(req: Request, res: Response): Promise<void> {
@@ -117,6 +117,7 @@ export function userHandlers(deps: AdminDeps) {
         param(req, 'siteId'),
         userIdParam(req),
         options ?? {},
+        causeOf(res),
       );
       res.status(201).setHeader('Cache-Control', 'no-store');
       res.json({ sessionToken, ...domain.sessions.view(session) });
@@ -129,7 +130,7 @@ export function userHandlers(deps: AdminDeps) {
     },
     async endAllSessions(req: Request, res: Response): Promise<void> {
       const domain = domainFor(deps, req);
-      await domain.sessions.endAllSessions(param(req, 'siteId'), userIdParam(req));
+      await domain.sessions.endAllSessions(param(req, 'siteId'), userIdParam(req), causeOf(res));
       res.status(204).end();
     },
   };
