@@ -72,6 +72,19 @@ async function provision(gw: TestGateway, userId = 'ada') {
   return { ...site, sessionToken, token };
 }
 
+/**
+ * `provision`, once `gw` serves writes again: the previous test's failover
+ * moved a slot, and a gateway's cluster client learns the new owner only when
+ * it next refreshes its slot map (until then a write to that slot is 503).
+ */
+async function provisionOnceServing(gw: TestGateway, userId = 'ada') {
+  return pollUntil(
+    () => provision(gw, userId).catch(() => null),
+    (p) => p !== null,
+    { timeoutMs: 30_000, intervalMs: 100, what: 'the gateway to provision after the previous failover' },
+  ) as Promise<Awaited<ReturnType<typeof provision>>>;
+}
+
 const signOut = async (gw: TestGateway, sessionToken: string) =>
   checked(await gw.http('live').delete('/live_api/v1/session').set('Authorization', `Bearer ${sessionToken}`));
 
@@ -115,7 +128,7 @@ describe('Redis Cluster with replicas: a master dies', () => {
   });
 
   it('with REDIS_MIN_REPLICAS=1, a sign-out answered 204 survives killing its slot’s master right after the answer', async () => {
-    const p = await provision(safe);
+    const p = await provisionOnceServing(safe);
     expect((await signOut(safe, p.sessionToken)).status).toBe(204);
     await failOver(slotOf(p.siteId));
     const after = await pollUntil(
@@ -127,7 +140,7 @@ describe('Redis Cluster with replicas: a master dies', () => {
   });
 
   it('with REDIS_MIN_REPLICAS=1 and the slot’s replica frozen, the sign-out is 503, never 204 (WAIT on the owning node)', async () => {
-    const p = await provision(safe);
+    const p = await provisionOnceServing(safe);
     const { replicas } = await cluster.ownerOf(slotOf(p.siteId));
     expect(replicas).toHaveLength(1);
     const replica = node(replicas[0] as number);
