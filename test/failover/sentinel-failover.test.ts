@@ -17,6 +17,7 @@ import { adminClient, checked, exchange, startGateway, verificationTokenFor, typ
 import { pollUntil } from '../support/poll';
 import { startRedisSentinel, type RedisSentinelHandle, type SentinelDataNode } from '../support/redis-sentinel';
 import { runExchangesThrough, type Expected } from '../support/failover';
+import { SseClient } from '../support/sse';
 
 jest.setTimeout(120_000);
 
@@ -156,6 +157,41 @@ describe('Redis Sentinel: the master dies', () => {
       { intervalMs: 10, what: 'the revoked key to be refused' },
     );
     expect([refused.status, refused.body.code]).toEqual([401, 'invalid_api_key']);
+  });
+});
+
+describe('Redis Sentinel: the event stream through a failover', () => {
+  it('a stream opened before the failover carries a change made after it (resumed by Last-Event-ID, as a client does, if the gateway ended it)', async () => {
+    const p = await provision(plain);
+    const url = `${plain.urls.live}/live_api/s2s/v1/events/stream`;
+    let stream = await SseClient.open(url, { 'X-API-KEY': p.apiKey });
+    try {
+      expect(stream.status).toBe(200);
+      await stream.next((m) => m.event === 'heartbeat', 'a heartbeat');
+      // A change before the failover, seen on the stream: its id is where a client resumes.
+      await adminClient(plain, 'live').createSession(p.siteId, 'ada');
+      await stream.next((m) => m.event === 'session.created', 'the session.created event');
+      let ended = false;
+      void stream.closed.then(() => (ended = true));
+      await failOver();
+      if (ended) {
+        const lastId = [...stream.messages].reverse().find((m) => m.event !== 'heartbeat' && m.id)?.id;
+        stream = await SseClient.open(url, { 'X-API-KEY': p.apiKey, ...(lastId ? { 'Last-Event-ID': lastId } : {}) });
+        expect(stream.status).toBe(200);
+      }
+      const heartbeatsBefore = stream.messages.filter((m) => m.event === 'heartbeat').length;
+      expect((await signOut(plain, p.sessionToken)).status).toBe(204);
+      const event = await stream.next((m) => m.event === 'session.ended', 'the session.ended event after the failover', 30_000);
+      expect(JSON.parse(event.data)).toMatchObject({ type: 'session.ended', siteId: p.siteId });
+      // And its heartbeats go on (the stream is live, not a replay that stopped).
+      await stream.next(
+        (m) => m.event === 'heartbeat' && stream.messages.filter((x) => x.event === 'heartbeat').length > heartbeatsBefore + 1,
+        'heartbeats after the failover',
+      );
+      console.log(`[failover] Sentinel: the event stream ${ended ? 'was ended by the gateway and resumed by Last-Event-ID' : 'stayed open'} through the failover`);
+    } finally {
+      stream.close();
+    }
   });
 });
 
