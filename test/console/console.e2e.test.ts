@@ -7,7 +7,7 @@
  * page logs an error beyond the refusals a step provokes on purpose, and a
  * screenshot of each page is kept in test/artifacts/console/.
  */
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
@@ -57,7 +57,7 @@ async function signIn(page: Page, token: string): Promise<void> {
 
 async function identityToken(secret: string, claims: Record<string, unknown>): Promise<string> {
   const now = Math.floor(gw.clock.now() / 1000);
-  return new SignJWT({ ...claims, iat: now, exp: now + 600 })
+  return new SignJWT({ jti: randomUUID(), ...claims, iat: now, exp: now + 600 })
     .setProtectedHeader({ alg: 'HS256' })
     .sign(createSecretKey(Buffer.from(secret, 'utf8')));
 }

@@ -17,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { endDeployment, httpClient, newDeployment, startGatewayProcess, type Deployment, type GatewayProcess } from '../support/gateway-process';
@@ -415,6 +416,7 @@ describe('@verigate/react from its tarball', () => {
     new SignJWT({ name: userId === 'ada' ? 'Ada' : userId })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(userId)
+      .setJti(randomUUID())
       .setIssuedAt()
       .setExpirationTime('10m')
       .sign(new TextEncoder().encode(secret));

@@ -8,7 +8,7 @@
  * the gateway with the site's API key.
  */
 import { execFileSync } from 'node:child_process';
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,6 +37,7 @@ function identityToken(userId: string): Promise<string> {
   return new SignJWT({ name: userId === 'ada' ? 'Ada' : 'Grace' })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(userId)
+    .setJti(randomUUID())
     .setIssuedAt()
     .setExpirationTime('10m')
     .sign(createSecretKey(Buffer.from(site.identitySecret, 'utf8')));

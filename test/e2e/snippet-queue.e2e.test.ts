@@ -8,7 +8,7 @@
  * so the README's copy is the one proven to work.
  */
 import { execFileSync } from 'node:child_process';
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -53,6 +53,7 @@ function snippet(attributes = `data-verigate-key="${site.publishableKey}"`): str
 function identityToken(claims: Record<string, unknown>): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setJti(randomUUID())
     .setIssuedAt()
     .setExpirationTime('10m')
     .sign(createSecretKey(Buffer.from(site.identitySecret, 'utf8')));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { decodeProtectedHeader, SignJWT } from 'jose';
 import {
@@ -155,6 +156,7 @@ describe.each([
     const identityToken = await new SignJWT({ email: 'who@example.com' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('signer')
+      .setJti(randomUUID())
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(rotating.identitySecret));

@@ -4,7 +4,7 @@
  * each one atomic step of the store, so concurrent grants and sign-ins
  * never undo one another; an `expiresAt` in the past is 400.
  */
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { adminClient, checked, exchange, startGateway, verificationTokenFor, type Provisioned, type TestGateway } from '../support/gateway';
 
@@ -20,7 +20,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 async function identityToken(claims: Record<string, unknown>): Promise<string> {
   const now = Math.floor(gw.clock.now() / 1000);
-  return new SignJWT({ ...claims, iat: now, exp: now + 600 })
+  return new SignJWT({ jti: randomUUID(), ...claims, iat: now, exp: now + 600 })
     .setProtectedHeader({ alg: 'HS256' })
     .sign(createSecretKey(Buffer.from(site.identitySecret, 'utf8')));
 }
