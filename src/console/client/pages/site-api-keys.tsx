@@ -6,6 +6,7 @@ import type { ApiKey, CreatedApiKey, Environment } from '../wire';
 import { formatInstant, maskedKey, relative, utcInputToIso } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorMessage } from '../components/error-message';
+import { InlineForm } from '../components/inline-form';
 import { Loading, Section } from '../components/page';
 import { SecretDialog, type ShownSecret } from '../components/secret-dialog';
 
@@ -103,13 +104,7 @@ export function ApiKeysSection({ env, siteId }: { env: Environment; siteId: stri
         </table>
       )}
       {writable && (
-        <form
-          class="inline-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void create.run();
-          }}
-        >
+        <InlineForm onSubmit={create.run}>
           <div class="field">
             <label for="api-key-name">Key name</label>
             <input id="api-key-name" required maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
@@ -122,7 +117,7 @@ export function ApiKeysSection({ env, siteId }: { env: Environment; siteId: stri
             Create API key
           </button>
           <ErrorMessage error={create.error} prefix="No key was created" />
-        </form>
+        </InlineForm>
       )}
       <ConfirmDialog
         open={rolling !== null}

@@ -6,6 +6,7 @@ import type { CreatedWebhookEndpoint, Environment, WebhookEndpoint } from '../wi
 import { formatInstant } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorMessage } from '../components/error-message';
+import { InlineForm } from '../components/inline-form';
 import { Loading, Section } from '../components/page';
 import { SecretDialog, type ShownSecret } from '../components/secret-dialog';
 import { Unavailable } from '../components/unavailable';
@@ -96,13 +97,7 @@ export function WebhookEndpointsSection({ env, siteId }: { env: Environment; sit
         </table>
       )}
       {writable && (
-        <form
-          class="inline-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void create.run();
-          }}
-        >
+        <InlineForm onSubmit={create.run}>
           <div class="field">
             <label for="webhook-url">Endpoint URL</label>
             <input id="webhook-url" type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
@@ -115,7 +110,7 @@ export function WebhookEndpointsSection({ env, siteId }: { env: Environment; sit
             Add webhook endpoint
           </button>
           <ErrorMessage error={create.error} prefix="No endpoint was added" />
-        </form>
+        </InlineForm>
       )}
       <ConfirmDialog
         open={deleting !== null}

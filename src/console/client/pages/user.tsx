@@ -7,6 +7,7 @@ import type { Environment, ProductAccess, Session, User } from '../wire';
 import { formatInstant, relative, utcInputToIso } from '../format';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorMessage } from '../components/error-message';
+import { InlineForm } from '../components/inline-form';
 import { Loading, Page, Section } from '../components/page';
 import type { EnvironmentPageProps } from './environment-gate';
 
@@ -111,13 +112,7 @@ function ProductAccessSection({ user, path, onChange }: { env: Environment; user
         </table>
       )}
       {writable && (
-        <form
-          class="inline-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void grant.run();
-          }}
-        >
+        <InlineForm onSubmit={grant.run}>
           <div class="field">
             <label for="grant-product">Product id</label>
             <input id="grant-product" required maxLength={256} value={productId} onInput={(e) => setProductId(e.currentTarget.value)} />
@@ -130,7 +125,7 @@ function ProductAccessSection({ user, path, onChange }: { env: Environment; user
             Grant product
           </button>
           <ErrorMessage error={grant.error} prefix="Not granted" />
-        </form>
+        </InlineForm>
       )}
       <ConfirmDialog
         open={revoking !== null}
